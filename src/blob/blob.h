@@ -1,0 +1,60 @@
+/*
+ * blob — the content-addressed blob store interface.
+ *
+ * A vtable with a version field so the filesystem driver now and an S3 driver later share one
+ * conformance suite. Blobs are immutable once committed; uploads are written to a temporary
+ * object named by the upload id, then committed under their digest. The registry hashes the
+ * bytes as they stream in and asks the store to commit only after the digest matched, so a
+ * store never contains a blob whose name lies about its content.
+ */
+#ifndef BERTH_BLOB_BLOB_H
+#define BERTH_BLOB_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BERTH_BLOB_OPS_VERSION 1
+
+struct berth_blob_writer; /* an open upload being appended to */
+
+typedef int (*berth_blob_iter_cb)(void *ctx, const char *digest, uint64_t size);
+
+struct berth_blob_ops {
+    int version;
+    void (*close)(void *impl);
+    int (*stat)(void *impl, const char *digest, uint64_t *out_size);
+    /* A read-only fd positioned at 0 (the caller closes it): lets the HTTP layer sendfile. */
+    int (*open_read)(void *impl, const char *digest, int *out_fd, uint64_t *out_size);
+    int (*remove)(void *impl, const char *digest);
+    int (*iterate)(void *impl, berth_blob_iter_cb cb, void *ctx);
+
+    /* Opens upload `id` for appending at `offset`, creating it when offset is 0 and discarding
+     * any bytes past offset (left by a chunk that was never acknowledged). */
+    int (*upload_open)(void *impl, const char *id, uint64_t offset,
+                       struct berth_blob_writer **out);
+    int (*upload_write)(struct berth_blob_writer *w, const void *data, size_t len);
+    /* Makes everything written so far durable. */
+    int (*upload_sync)(struct berth_blob_writer *w);
+    void (*upload_close)(struct berth_blob_writer *w);
+    /* Durably moves the upload's bytes under `digest`. If the blob already exists the upload is
+     * simply dropped: a committed blob is never rewritten. */
+    int (*upload_commit)(void *impl, const char *id, const char *digest);
+    int (*upload_remove)(void *impl, const char *id);
+    int (*upload_size)(void *impl, const char *id, uint64_t *out_size);
+    int (*upload_iterate)(void *impl, int (*cb)(void *ctx, const char *id), void *ctx);
+};
+
+struct berth_blob_store {
+    const struct berth_blob_ops *ops;
+    void *impl;
+};
+
+/* The filesystem driver rooted at dir (created if missing). */
+int berth_blob_fs_open(struct berth_blob_store **out, const char *dir);
+void berth_blob_close(struct berth_blob_store *s);
+
+/* Re-hashes a stored blob: 0 and *out_ok set when the blob could be read. */
+int berth_blob_verify(struct berth_blob_store *s, const char *digest, uint64_t *out_size,
+                      int *out_ok);
+
+#endif

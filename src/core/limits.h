@@ -1,0 +1,45 @@
+/*
+ * limits — every built-in bound in one place, each with its reason (SQLite's sqliteLimit.h).
+ * Operator-tunable limits have their defaults here and their settings in server/config.c.
+ */
+#ifndef BERTH_CORE_LIMITS_H
+#define BERTH_CORE_LIMITS_H
+
+/* The OCI distribution spec lets registries reject manifests over 4 MiB; clients never send
+ * bigger ones, and the whole body is held in memory to validate it. */
+#define BERTH_MANIFEST_MAX_DEFAULT (4u * 1024 * 1024)
+
+/* distribution caps a repository name at 255 characters, including the registry host; we
+ * cap the path part at the same number so names round-trip through every client. */
+#define BERTH_NAME_MAX 255
+
+/* Tag grammar: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}. */
+#define BERTH_TAG_MAX 128
+
+/* "sha256:" + 64 hex; sha512 would be 7+128. Longer references are rejected before parsing. */
+#define BERTH_DIGEST_STR_MAX 136
+
+/* Pagination: the most rows one tags/list, catalog or referrers page returns. */
+#define BERTH_PAGE_MAX 10000
+#define BERTH_PAGE_DEFAULT 1000
+
+/* Bodies of requests that are neither blobs nor manifests (there are none in the OCI API yet):
+ * anything else is discarded after this many bytes. */
+#define BERTH_SMALL_BODY_MAX (64u * 1024)
+
+/* Per-connection memory in libmicrohttpd: bounds the request line plus headers. */
+#define BERTH_HEADER_MEM_DEFAULT (64u * 1024)
+
+/* Upload sessions open at once across the server; beyond it POST answers 429. */
+#define BERTH_UPLOADS_MAX_DEFAULT 1024
+
+/* Seconds a connection may stay idle (no bytes either way) before it is closed. */
+#define BERTH_TIMEOUT_DEFAULT 120
+
+/* Seconds SIGTERM waits for in-flight requests before giving up on them. */
+#define BERTH_DRAIN_DEFAULT 30
+
+/* Upload ids are 32 hex characters (128 random bits). */
+#define BERTH_UPLOAD_ID_LEN 32
+
+#endif

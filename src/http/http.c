@@ -1,0 +1,430 @@
+#include "http/http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/limits.h"
+#include "core/log.h"
+
+/* ---- route matching ---- */
+
+struct seg {
+    const char *p;
+    size_t n;
+};
+
+/* Splits s on '/' (keeping empty segments) into a malloc'd array. */
+static struct seg *split(const char *s, size_t *count)
+{
+    size_t n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == '/';
+    struct seg *v = malloc(n * sizeof(*v));
+    if (!v)
+        return NULL;
+    size_t i = 0;
+    const char *start = s;
+    for (const char *p = s;; p++) {
+        if (*p == '/' || *p == '\0') {
+            v[i].p = start;
+            v[i].n = (size_t)(p - start);
+            i++;
+            start = p + 1;
+            if (*p == '\0')
+                break;
+        }
+    }
+    *count = n;
+    return v;
+}
+
+static int is_param(const struct seg *s)
+{
+    return s->n >= 2 && s->p[0] == '<' && s->p[s->n - 1] == '>';
+}
+
+static int is_name_param(const struct seg *s)
+{
+    return s->n == 6 && memcmp(s->p, "<name>", 6) == 0;
+}
+
+static int seg_match(const struct seg *pat, const struct seg *path, char **params, int *np)
+{
+    if (is_param(pat)) {
+        if (path->n == 0 || *np >= BERTH_MAX_PARAMS)
+            return 0;
+        params[(*np)++] = strndup(path->p, path->n);
+        return 1;
+    }
+    return pat->n == path->n && memcmp(pat->p, path->p, pat->n) == 0;
+}
+
+int berth_route_match(const char *pattern, const char *path, char **params, int *nparams)
+{
+    size_t np = 0, nq = 0;
+    struct seg *pat = split(pattern, &np);
+    struct seg *pth = split(path, &nq);
+    int n = 0, ok = 0;
+    if (!pat || !pth)
+        goto out;
+    size_t name_at = np;
+    for (size_t i = 0; i < np; i++)
+        if (is_name_param(&pat[i]))
+            name_at = i;
+    if (name_at == np) {
+        if (np != nq)
+            goto out;
+        for (size_t i = 0; i < np; i++)
+            if (!seg_match(&pat[i], &pth[i], params, &n))
+                goto out;
+        ok = 1;
+        goto out;
+    }
+    size_t after = np - name_at - 1;
+    if (nq < name_at + 1 + after)
+        goto out;
+    for (size_t i = 0; i < name_at; i++)
+        if (!seg_match(&pat[i], &pth[i], params, &n))
+            goto out;
+    /* <name> spans path segments [name_at, nq - after) */
+    const char *nb = pth[name_at].p;
+    const char *ne = pth[nq - after - 1].p + pth[nq - after - 1].n;
+    int name_idx = n++;
+    params[name_idx] = NULL;
+    for (size_t i = 0; i < after; i++)
+        if (!seg_match(&pat[name_at + 1 + i], &pth[nq - after + i], params, &n))
+            goto out;
+    params[name_idx] = strndup(nb, (size_t)(ne - nb));
+    ok = 1;
+out:
+    if (!ok) {
+        for (int i = 0; i < n; i++)
+            free(params[i]);
+        n = 0;
+    }
+    *nparams = n;
+    free(pat);
+    free(pth);
+    return ok;
+}
+
+/* ---- requests ---- */
+
+static void req_free(struct berth_req *req)
+{
+    for (int i = 0; i < req->nparam; i++)
+        free(req->param[i]);
+    for (int i = 0; i < req->nhdr; i++) {
+        free(req->hdr_name[i]);
+        free(req->hdr_value[i]);
+    }
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    berth_buf_dispose(&req->body);
+    free(req);
+}
+
+const char *berth_req_header(struct berth_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *berth_req_query(struct berth_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int berth_req_is_head(const struct berth_req *req)
+{
+    return strcmp(req->method, "HEAD") == 0;
+}
+
+void berth_req_add_header(struct berth_req *req, const char *name, const char *value)
+{
+    if (req->nhdr >= BERTH_MAX_RESP_HEADERS)
+        return;
+    req->hdr_name[req->nhdr] = strdup(name);
+    req->hdr_value[req->nhdr] = strdup(value);
+    req->nhdr++;
+}
+
+static void set_response(struct berth_req *req, int status, const char *content_type,
+                         struct MHD_Response *r, uint64_t len)
+{
+    if (!r) {
+        berth_log(BERTH_LOG_ERROR, req->id, "cannot create response");
+        return;
+    }
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    req->resp = r;
+    req->status = status;
+    req->bytes_out = berth_req_is_head(req) ? 0 : len;
+    if (content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (int i = 0; i < req->nhdr; i++)
+        MHD_add_response_header(r, req->hdr_name[i], req->hdr_value[i]);
+}
+
+void berth_req_respond(struct berth_req *req, int status, const char *content_type,
+                       const void *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
+    set_response(req, status, content_type, r, len);
+}
+
+void berth_req_respond_owned(struct berth_req *req, int status, const char *content_type,
+                             char *body, size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r)
+        free(body);
+    set_response(req, status, content_type, r, len);
+}
+
+void berth_req_respond_fd(struct berth_req *req, int status, const char *content_type, int fd,
+                          uint64_t offset, uint64_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+    if (!r)
+        close(fd);
+    set_response(req, status, content_type, r, len);
+}
+
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+void berth_req_respond_length(struct berth_req *req, int status, const char *content_type,
+                              uint64_t len)
+{
+    /* libmicrohttpd sets Content-Length from the size and never calls the reader for HEAD. */
+    struct MHD_Response *r = MHD_create_response_from_callback(len, 4096, no_body, NULL, NULL);
+    set_response(req, status, content_type, r, len);
+}
+
+/* ---- the libmicrohttpd glue ---- */
+
+static const struct berth_route *route_find(struct berth_http *h, struct berth_req *req)
+{
+    int path_known = 0;
+    for (size_t i = 0; i < h->opt.nroutes; i++) {
+        const struct berth_route *rt = &h->opt.routes[i];
+        char *params[BERTH_MAX_PARAMS];
+        int n = 0;
+        if (!berth_route_match(rt->pattern, req->path, params, &n))
+            continue;
+        if (strcmp(rt->method, req->method) != 0) {
+            path_known = 1;
+            for (int k = 0; k < n; k++)
+                free(params[k]);
+            continue;
+        }
+        memcpy(req->param, params, sizeof(params[0]) * (size_t)n);
+        req->nparam = n;
+        return rt;
+    }
+    req->route_miss = path_known ? 405 : 404;
+    return NULL;
+}
+
+static enum MHD_Result queue(struct berth_req *req)
+{
+    if (!req->resp) {
+        berth_req_respond(req, 500, "application/json",
+                          "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"no response\"}]}", 55);
+        req->status = 500;
+    }
+    return MHD_queue_response(req->conn, (unsigned)req->status, req->resp);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct berth_http *h = cls;
+    struct berth_req *req = *con_cls;
+
+    if (!req) {
+        req = calloc(1, sizeof(*req));
+        if (!req)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &req->t0);
+        req->conn = conn;
+        req->app = h->opt.app;
+        req->method = method;
+        req->path = url;
+        snprintf(req->id, sizeof(req->id), "%016lx", atomic_fetch_add(&h->next_id, 1));
+        req->body_max = BERTH_SMALL_BODY_MAX;
+        *con_cls = req;
+        atomic_fetch_add(&h->in_flight, 1);
+        if (h->opt.always_header_name)
+            berth_req_add_header(req, h->opt.always_header_name, h->opt.always_header_value);
+        const struct berth_route *rt = route_find(h, req);
+        req->h = rt ? rt->handler : h->opt.fallback;
+        berth_buf_init(&req->body, req->body_max);
+        if (req->h->start)
+            req->h->start(req);
+        req->body.max = req->body_max;
+        req->started = 1;
+        if (req->resp)
+            return queue(req); /* answered from the headers: the body is never read */
+        return MHD_YES;
+    }
+
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        req->bytes_in += n;
+        *upload_data_size = 0;
+        if (req->body_stopped || req->body_too_big)
+            return MHD_YES;
+        switch (req->h->body) {
+        case BERTH_BODY_STREAM:
+            if (req->h->data(req, upload_data, n) < 0)
+                req->body_stopped = 1;
+            break;
+        case BERTH_BODY_BUFFER:
+            if (berth_buf_append(&req->body, upload_data, n) < 0) {
+                req->body_too_big = 1;
+                berth_buf_dispose(&req->body);
+            }
+            break;
+        case BERTH_BODY_NONE:
+            break;
+        }
+        return MHD_YES;
+    }
+
+    if (!req->resp && req->h->finish)
+        req->h->finish(req);
+    return queue(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct berth_http *h = cls;
+    struct berth_req *req = *con_cls;
+    if (!req)
+        return;
+    int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    if (req->h && req->h->cleanup)
+        req->h->cleanup(req, ok);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    char remote[64] = "-";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ci->client_addr)->sin_addr, remote,
+                  sizeof(remote));
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ci->client_addr)->sin6_addr, remote,
+                  sizeof(remote));
+    struct berth_access a = {
+        .request_id = req->id,
+        .method = req->method,
+        .path = req->path, /* without the query string, which may carry secrets */
+        .remote = remote,
+        .status = ok ? req->status : 499,
+        .bytes_in = req->bytes_in,
+        .bytes_out = req->bytes_out,
+        .duration_ms = (double)(t1.tv_sec - req->t0.tv_sec) * 1e3 +
+                       (double)(t1.tv_nsec - req->t0.tv_nsec) / 1e6,
+    };
+    berth_log_access(&a);
+    req_free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&h->in_flight, 1);
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host))
+        return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -1;
+    memset(ss, 0, sizeof(*ss));
+    char *h6 = host;
+    if (host[0] == '[') {
+        h6 = host + 1;
+        h6[strlen(h6) - 1] = '\0';
+    }
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
+                  &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*v4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, h6, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*v6);
+        return 0;
+    }
+    return -1;
+}
+
+int berth_http_start(struct berth_http *h, const struct berth_http_options *opt)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    h->opt = *opt;
+    atomic_init(&h->in_flight, 0);
+    atomic_init(&h->next_id, ((unsigned long)time(NULL) & 0xffffffUL) << 32);
+    if (parse_listen(opt->listen, &ss, &sl) < 0)
+        return berth_err_set(BERTH_EINVALID, BERTH_WHAT_NONE,
+                             "invalid listen address %s (want HOST:PORT)", opt->listen);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, opt->threads ? opt->threads : 4,
+        MHD_OPTION_CONNECTION_LIMIT, opt->max_connections ? opt->max_connections : 1024,
+        MHD_OPTION_CONNECTION_TIMEOUT, opt->timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        opt->header_mem ? opt->header_mem : (size_t)BERTH_HEADER_MEM_DEFAULT,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_END);
+    if (!h->d)
+        return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot listen on %s", opt->listen);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : 0;
+    return 0;
+}
+
+void berth_http_quiesce(struct berth_http *h)
+{
+    if (!h->d)
+        return;
+    MHD_socket s = MHD_quiesce_daemon(h->d);
+    if (s != MHD_INVALID_SOCKET)
+        close(s);
+}
+
+void berth_http_stop(struct berth_http *h)
+{
+    if (h->d)
+        MHD_stop_daemon(h->d);
+    h->d = NULL;
+}

@@ -1,0 +1,108 @@
+/* berth: argv -> config -> server; signals; nothing else. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "server/config.h"
+#include "server/server.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: berth <command> [options]\n\n"
+                 "Commands:\n"
+                 "  serve     run the registry (see berth serve --help)\n"
+                 "  fsck      check (and with --repair fix) a data directory\n"
+                 "  version   print the version\n"
+                 "  help      show this help\n");
+}
+
+static void setup_logging(const struct berth_config *cfg)
+{
+    enum berth_log_level level = BERTH_LOG_INFO;
+    enum berth_log_format format = BERTH_LOG_TEXT;
+    berth_log_level_parse(cfg->log_level, &level);
+    berth_log_format_parse(cfg->log_format, &format);
+    berth_log_setup(level, format);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct berth_config cfg;
+    int rc = berth_config_load(&cfg, BERTH_CMD_SERVE, argc, argv, stderr);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    setup_logging(&cfg);
+    /* Block the shutdown signals before any thread exists, so every thread inherits the mask
+     * and the main thread alone receives them with sigwait. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct berth_server s;
+    if ((rc = berth_server_open(&s, &cfg)) < 0 || (rc = berth_server_run(&s)) < 0) {
+        berth_log(BERTH_LOG_ERROR, NULL, "%s", berth_err_detail());
+        berth_server_close(&s);
+        return 1;
+    }
+    berth_server_close(&s);
+    return 0;
+}
+
+static int cmd_fsck(int argc, char **argv)
+{
+    struct berth_config cfg;
+    int rc = berth_config_load(&cfg, BERTH_CMD_FSCK, argc, argv, stderr);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    setup_logging(&cfg);
+    struct berth_server s;
+    struct berth_fsck_report rep;
+    if ((rc = berth_server_open(&s, &cfg)) < 0 ||
+        (rc = berth_registry_fsck(&s.registry, cfg.repair, stdout, &rep)) < 0) {
+        fprintf(stderr, "berth fsck: %s\n", berth_err_detail());
+        berth_server_close(&s);
+        return 2;
+    }
+    berth_server_close(&s);
+    uint64_t problems = berth_fsck_problems(&rep);
+    printf("fsck: %llu blobs checked; %llu missing, %llu corrupt, %llu orphaned blobs; "
+           "%llu dangling references; %llu bad uploads; %llu repaired\n",
+           (unsigned long long)rep.blobs_checked, (unsigned long long)rep.blobs_missing,
+           (unsigned long long)rep.blobs_corrupt, (unsigned long long)rep.blobs_orphaned,
+           (unsigned long long)rep.refs_dangling, (unsigned long long)rep.uploads_orphaned,
+           (unsigned long long)rep.repaired);
+    if (problems == 0) {
+        printf("fsck: clean\n");
+        return 0;
+    }
+    return cfg.repair ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(cmd, "fsck"))
+        return cmd_fsck(argc - 2, argv + 2);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("berth %s\n", BERTH_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "berth: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,1075 @@
+/*
+ * The SQLite metadata store: one database file in WAL mode, one connection per thread (SQLite
+ * connections are not shareable across threads without serialising everything), prepared
+ * statements cached per connection. Writes take the write lock up front (BEGIN IMMEDIATE) so
+ * two writers never deadlock upgrading a read lock. synchronous=FULL: an acknowledged push
+ * survives power loss, not just a crash of the process.
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "meta/meta.h"
+#include "meta/sqlite/migrations.h"
+
+enum stmt_id {
+    ST_REPO_GET,
+    ST_REPO_INSERT,
+    ST_REPO_LIST,
+    ST_BLOB_INSERT,
+    ST_LINK_INSERT,
+    ST_LINK_GET,
+    ST_LINK_DELETE,
+    ST_LINK_IN_USE,
+    ST_BLOB_GET,
+    ST_UPLOAD_INSERT,
+    ST_UPLOAD_GET,
+    ST_UPLOAD_UPDATE,
+    ST_UPLOAD_DELETE,
+    ST_UPLOAD_COUNT,
+    ST_UPLOAD_ALL,
+    ST_MANIFEST_INSERT,
+    ST_MANIFEST_EXISTS,
+    ST_MANIFEST_GET,
+    ST_MANIFEST_GET_BODY,
+    ST_MANIFEST_PARENT,
+    ST_MANIFEST_DELETE,
+    ST_REF_INSERT,
+    ST_REFERRERS,
+    ST_TAG_UPSERT,
+    ST_TAG_GET,
+    ST_TAG_DELETE,
+    ST_TAG_LIST,
+    ST_BLOB_ALL,
+    ST_BLOB_FORGET_LINKS,
+    ST_BLOB_FORGET,
+    ST_DANGLING,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_REPO_GET] = "SELECT id FROM repositories WHERE name = ?1",
+    [ST_REPO_INSERT] = "INSERT INTO repositories(name, created_at) VALUES (?1, ?2) "
+                       "ON CONFLICT(name) DO NOTHING",
+    [ST_REPO_LIST] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2",
+    [ST_BLOB_INSERT] = "INSERT INTO blobs(digest, size, created_at) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT(digest) DO NOTHING",
+    [ST_LINK_INSERT] = "INSERT INTO repo_blobs(repo_id, digest, linked_at) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT DO NOTHING",
+    [ST_LINK_GET] = "SELECT b.size FROM repo_blobs r JOIN blobs b ON b.digest = r.digest "
+                    "WHERE r.repo_id = ?1 AND r.digest = ?2",
+    [ST_LINK_DELETE] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
+    [ST_LINK_IN_USE] = "SELECT parent_digest FROM manifest_refs WHERE repo_id = ?1 "
+                       "AND child_digest = ?2 AND kind = 0 LIMIT 1",
+    [ST_BLOB_GET] = "SELECT size FROM blobs WHERE digest = ?1",
+    [ST_UPLOAD_INSERT] = "INSERT INTO uploads(id, repo_id, offset, hash_state, started_at, "
+                         "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    [ST_UPLOAD_GET] = "SELECT repo_id, offset, hash_state, started_at FROM uploads WHERE id = ?1",
+    [ST_UPLOAD_UPDATE] = "UPDATE uploads SET offset = ?2, hash_state = ?3, updated_at = ?4 "
+                         "WHERE id = ?1",
+    [ST_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
+    [ST_UPLOAD_COUNT] = "SELECT count(*) FROM uploads",
+    [ST_UPLOAD_ALL] = "SELECT id FROM uploads ORDER BY id",
+    [ST_MANIFEST_INSERT] =
+        "INSERT INTO manifests(repo_id, digest, media_type, artifact_type, config_media_type, "
+        "subject_digest, annotations, size, total_size, pushed_at, body) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+        "ON CONFLICT(repo_id, digest) DO NOTHING",
+    [ST_MANIFEST_EXISTS] = "SELECT size FROM manifests WHERE repo_id = ?1 AND digest = ?2",
+    [ST_MANIFEST_GET] = "SELECT media_type, artifact_type, config_media_type, subject_digest, "
+                        "annotations, size, total_size, pushed_at FROM manifests "
+                        "WHERE repo_id = ?1 AND digest = ?2",
+    [ST_MANIFEST_GET_BODY] = "SELECT media_type, artifact_type, config_media_type, "
+                             "subject_digest, annotations, size, total_size, pushed_at, body "
+                             "FROM manifests WHERE repo_id = ?1 AND digest = ?2",
+    [ST_MANIFEST_PARENT] = "SELECT parent_digest FROM manifest_refs WHERE repo_id = ?1 "
+                           "AND child_digest = ?2 AND kind = 1 LIMIT 1",
+    [ST_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2",
+    [ST_REF_INSERT] = "INSERT INTO manifest_refs(repo_id, parent_digest, child_digest, kind) "
+                      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+    [ST_REFERRERS] = "SELECT digest, media_type, artifact_type, config_media_type, annotations, "
+                     "size FROM manifests WHERE repo_id = ?1 AND subject_digest = ?2 AND "
+                     "(?3 IS NULL OR coalesce(artifact_type, config_media_type) = ?3) "
+                     "ORDER BY digest",
+    [ST_TAG_UPSERT] = "INSERT INTO tags(repo_id, name, digest, updated_at) "
+                      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(repo_id, name) DO UPDATE SET "
+                      "digest = excluded.digest, updated_at = excluded.updated_at",
+    [ST_TAG_GET] = "SELECT digest FROM tags WHERE repo_id = ?1 AND name = ?2",
+    [ST_TAG_DELETE] = "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2",
+    [ST_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = ?1 AND name > ?2 "
+                    "ORDER BY name LIMIT ?3",
+    [ST_BLOB_ALL] = "SELECT digest, size FROM blobs ORDER BY digest",
+    [ST_BLOB_FORGET_LINKS] = "DELETE FROM repo_blobs WHERE digest = ?1",
+    [ST_BLOB_FORGET] = "DELETE FROM blobs WHERE digest = ?1",
+    [ST_DANGLING] =
+        "SELECT r.repo_id, p.name, r.parent_digest, r.child_digest, r.kind "
+        "FROM manifest_refs r JOIN repositories p ON p.id = r.repo_id "
+        "WHERE NOT EXISTS (SELECT 1 FROM repo_blobs b WHERE b.repo_id = r.repo_id "
+        "                  AND b.digest = r.child_digest) "
+        "AND (r.kind = 0 OR NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.repo_id "
+        "                  AND m.digest = r.child_digest)) "
+        "ORDER BY r.repo_id, r.parent_digest",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+};
+
+struct store;
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    struct store *store;
+    struct conn *next;
+};
+
+struct store {
+    char *path;
+    pthread_key_t key;
+    pthread_mutex_t mu;
+    struct conn *all;
+};
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static int db_error(sqlite3 *db, const char *what)
+{
+    int code = sqlite3_errcode(db);
+    int rc = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? BERTH_EUNAVAILABLE : BERTH_EIO;
+    return berth_err_set(rc, BERTH_WHAT_NONE, "metadata %s: %s", what, sqlite3_errmsg(db));
+}
+
+static void conn_close(struct conn *c)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static void conn_unlink(struct store *s, struct conn *c)
+{
+    pthread_mutex_lock(&s->mu);
+    for (struct conn **pp = &s->all; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void conn_destructor(void *p)
+{
+    struct conn *c = p;
+    conn_unlink(c->store, c);
+    conn_close(c);
+}
+
+static int conn_open_db(const char *path, sqlite3 **out)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        int rc = berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot open %s: %s", path,
+                               db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    char *msg = NULL;
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                     "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot configure %s: %s", path,
+                               msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+static int get_conn(struct store *s, struct conn **out)
+{
+    struct conn *c = pthread_getspecific(s->key);
+    if (c) {
+        *out = c;
+        return 0;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
+    int rc = conn_open_db(s->path, &c->db);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    c->store = s;
+    pthread_mutex_lock(&s->mu);
+    c->next = s->all;
+    s->all = c;
+    pthread_mutex_unlock(&s->mu);
+    pthread_setspecific(s->key, c);
+    *out = c;
+    return 0;
+}
+
+/* A reset statement from the per-connection cache, ready for binding. */
+static int stmt(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
+{
+    if (!c->st[id]) {
+        if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                               NULL) != SQLITE_OK)
+            return db_error(c->db, "prepare");
+    } else {
+        sqlite3_reset(c->st[id]);
+        sqlite3_clear_bindings(c->st[id]);
+    }
+    *out = c->st[id];
+    return 0;
+}
+
+static void done(sqlite3_stmt *st)
+{
+    if (st)
+        sqlite3_reset(st);
+}
+
+static int exec_simple(struct conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, id, &st);
+    if (rc < 0)
+        return rc;
+    int r = sqlite3_step(st);
+    done(st);
+    return r == SQLITE_DONE ? 0 : db_error(c->db, stmt_sql[id]);
+}
+
+static int begin(struct conn *c)
+{
+    return exec_simple(c, ST_BEGIN);
+}
+
+static int commit(struct conn *c)
+{
+    int rc = exec_simple(c, ST_COMMIT);
+    if (rc < 0)
+        exec_simple(c, ST_ROLLBACK);
+    return rc;
+}
+
+static void rollback(struct conn *c)
+{
+    if (!sqlite3_get_autocommit(c->db))
+        exec_simple(c, ST_ROLLBACK);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+/* Runs a statement that returns no rows. */
+static int step_done(struct conn *c, sqlite3_stmt *st)
+{
+    int r = sqlite3_step(st);
+    done(st);
+    return r == SQLITE_DONE ? 0 : db_error(c->db, "write");
+}
+
+#define CONN(s, c)                                                                             \
+    struct conn *c;                                                                            \
+    do {                                                                                       \
+        int rc_ = get_conn((s), &c);                                                           \
+        if (rc_ < 0)                                                                           \
+            return rc_;                                                                        \
+    } while (0)
+
+/* ---- repositories ---- */
+
+static int repo_get(void *impl, const char *name, int64_t *out_id)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_REPO_GET, &st);
+    if (rc < 0)
+        return rc;
+    bind_text(st, 1, name);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *out_id = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else if (r == SQLITE_DONE) {
+        rc = berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_REPO, "repository %s not known", name);
+    } else {
+        rc = db_error(c->db, "repo lookup");
+    }
+    done(st);
+    return rc;
+}
+
+static int repo_ensure(void *impl, const char *name, int create, int64_t *out_id)
+{
+    int rc = repo_get(impl, name, out_id);
+    if (rc != BERTH_ENOTFOUND || !create)
+        return rc;
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    if ((rc = stmt(c, ST_REPO_INSERT, &st)) < 0)
+        return rc;
+    bind_text(st, 1, name);
+    sqlite3_bind_int64(st, 2, now_s());
+    if ((rc = step_done(c, st)) < 0)
+        return rc;
+    return repo_get(impl, name, out_id);
+}
+
+static int list_strings(struct conn *c, sqlite3_stmt *st, struct berth_strlist *out)
+{
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (berth_strlist_push(out, (const char *)sqlite3_column_text(st, 0)) < 0) {
+            done(st);
+            return BERTH_ENOMEM;
+        }
+    }
+    done(st);
+    return r == SQLITE_DONE ? 0 : db_error(c->db, "list");
+}
+
+static int repo_list(void *impl, const char *last, int limit, struct berth_strlist *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_REPO_LIST, &st);
+    if (rc < 0)
+        return rc;
+    bind_text(st, 1, last ? last : "");
+    sqlite3_bind_int(st, 2, limit);
+    return list_strings(c, st, out);
+}
+
+/* ---- blobs ---- */
+
+static int blob_link(void *impl, int64_t repo_id, const char *digest, int64_t size,
+                     const char *upload_id)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = begin(c);
+    if (rc < 0)
+        return rc;
+    if ((rc = stmt(c, ST_BLOB_INSERT, &st)) < 0)
+        goto fail;
+    bind_text(st, 1, digest);
+    sqlite3_bind_int64(st, 2, size);
+    sqlite3_bind_int64(st, 3, now_s());
+    if ((rc = step_done(c, st)) < 0)
+        goto fail;
+    if ((rc = stmt(c, ST_LINK_INSERT, &st)) < 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    sqlite3_bind_int64(st, 3, now_s());
+    if ((rc = step_done(c, st)) < 0)
+        goto fail;
+    if (upload_id) {
+        if ((rc = stmt(c, ST_UPLOAD_DELETE, &st)) < 0)
+            goto fail;
+        bind_text(st, 1, upload_id);
+        if ((rc = step_done(c, st)) < 0)
+            goto fail;
+    }
+    return commit(c);
+fail:
+    rollback(c);
+    return rc;
+}
+
+static int lookup_size(struct conn *c, enum stmt_id id, int64_t repo_id, const char *digest,
+                       int64_t *out_size, enum berth_what what)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, id, &st);
+    if (rc < 0)
+        return rc;
+    int bi = 1;
+    if (repo_id >= 0)
+        sqlite3_bind_int64(st, bi++, repo_id);
+    bind_text(st, bi, digest);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        if (out_size)
+            *out_size = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else if (r == SQLITE_DONE) {
+        rc = berth_err_set(BERTH_ENOTFOUND, what, "%s unknown", digest);
+        berth_err_set_subject(digest);
+    } else {
+        rc = db_error(c->db, "lookup");
+    }
+    done(st);
+    return rc;
+}
+
+static int blob_linked(void *impl, int64_t repo_id, const char *digest, int64_t *out_size)
+{
+    CONN(impl, c);
+    return lookup_size(c, ST_LINK_GET, repo_id, digest, out_size, BERTH_WHAT_BLOB);
+}
+
+static int blob_known(void *impl, const char *digest, int64_t *out_size)
+{
+    CONN(impl, c);
+    return lookup_size(c, ST_BLOB_GET, -1, digest, out_size, BERTH_WHAT_BLOB);
+}
+
+static int blob_unlink(void *impl, int64_t repo_id, const char *digest)
+{
+    CONN(impl, c);
+    int rc = begin(c);
+    if (rc < 0)
+        return rc;
+    if ((rc = lookup_size(c, ST_LINK_GET, repo_id, digest, NULL, BERTH_WHAT_BLOB)) < 0)
+        goto fail;
+    sqlite3_stmt *st;
+    if ((rc = stmt(c, ST_LINK_IN_USE, &st)) < 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        rc = berth_err_set(BERTH_ECONFLICT, BERTH_WHAT_BLOB,
+                           "blob %s is referenced by manifest %s; delete the manifest first",
+                           digest, (const char *)sqlite3_column_text(st, 0));
+        done(st);
+        goto fail;
+    }
+    done(st);
+    if (r != SQLITE_DONE) {
+        rc = db_error(c->db, "blob unlink");
+        goto fail;
+    }
+    if ((rc = stmt(c, ST_LINK_DELETE, &st)) < 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    if ((rc = step_done(c, st)) < 0)
+        goto fail;
+    return commit(c);
+fail:
+    rollback(c);
+    return rc;
+}
+
+/* ---- uploads ---- */
+
+static int upload_create(void *impl, const struct berth_meta_upload *u)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_UPLOAD_INSERT, &st);
+    if (rc < 0)
+        return rc;
+    bind_text(st, 1, u->id);
+    sqlite3_bind_int64(st, 2, u->repo_id);
+    sqlite3_bind_int64(st, 3, u->offset);
+    sqlite3_bind_blob(st, 4, u->state, sizeof(u->state), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, u->started_at);
+    return step_done(c, st);
+}
+
+static int upload_get(void *impl, const char *id, struct berth_meta_upload *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_UPLOAD_GET, &st);
+    if (rc < 0)
+        return rc;
+    bind_text(st, 1, id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        snprintf(out->id, sizeof(out->id), "%s", id);
+        out->repo_id = sqlite3_column_int64(st, 0);
+        out->offset = sqlite3_column_int64(st, 1);
+        int n = sqlite3_column_bytes(st, 2);
+        if (n == (int)sizeof(out->state)) {
+            memcpy(out->state, sqlite3_column_blob(st, 2), sizeof(out->state));
+            out->started_at = sqlite3_column_int64(st, 3);
+            rc = 0;
+        } else {
+            rc = berth_err_set(BERTH_EIO, BERTH_WHAT_UPLOAD, "upload %s has corrupt state", id);
+        }
+    } else if (r == SQLITE_DONE) {
+        rc = berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %s unknown", id);
+    } else {
+        rc = db_error(c->db, "upload lookup");
+    }
+    done(st);
+    return rc;
+}
+
+static int upload_update(void *impl, const struct berth_meta_upload *u)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_UPLOAD_UPDATE, &st);
+    if (rc < 0)
+        return rc;
+    bind_text(st, 1, u->id);
+    sqlite3_bind_int64(st, 2, u->offset);
+    sqlite3_bind_blob(st, 3, u->state, sizeof(u->state), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now_s());
+    if ((rc = step_done(c, st)) < 0)
+        return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %s unknown", u->id);
+    return 0;
+}
+
+static int upload_delete(void *impl, const char *id)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_UPLOAD_DELETE, &st);
+    if (rc < 0)
+        return rc;
+    bind_text(st, 1, id);
+    if ((rc = step_done(c, st)) < 0)
+        return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %s unknown", id);
+    return 0;
+}
+
+static int upload_count(void *impl, int64_t *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_UPLOAD_COUNT, &st);
+    if (rc < 0)
+        return rc;
+    int r = sqlite3_step(st);
+    *out = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    done(st);
+    return r == SQLITE_ROW ? 0 : db_error(c->db, "upload count");
+}
+
+static int upload_iterate(void *impl, berth_meta_upload_cb cb, void *ctx)
+{
+    CONN(impl, c);
+    struct berth_strlist ids = {0};
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_UPLOAD_ALL, &st);
+    if (rc < 0)
+        return rc;
+    if ((rc = list_strings(c, st, &ids)) < 0)
+        goto out;
+    for (size_t i = 0; i < ids.n && rc == 0; i++)
+        rc = cb(ctx, ids.items[i]);
+out:
+    berth_strlist_dispose(&ids);
+    return rc;
+}
+
+/* ---- manifests and tags ---- */
+
+/* The reference must exist in the repository with the size its descriptor claims: a wrong size
+ * would make every client fail the pull, so it is refused at push time. */
+static int ref_exists(struct conn *c, int64_t repo_id, const struct berth_manifest_ref *r)
+{
+    int rc = BERTH_ENOTFOUND;
+    int64_t size = -1;
+    if (r->is_manifest)
+        rc = lookup_size(c, ST_MANIFEST_EXISTS, repo_id, r->digest, &size,
+                         BERTH_WHAT_MANIFEST_REF);
+    if (rc == BERTH_ENOTFOUND)
+        rc = lookup_size(c, ST_LINK_GET, repo_id, r->digest, &size, BERTH_WHAT_MANIFEST_REF);
+    if (rc == BERTH_ENOTFOUND) {
+        berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_MANIFEST_REF, "%s %s is not in this repository",
+                      r->is_manifest ? "manifest" : "blob", r->digest);
+        berth_err_set_subject(r->digest);
+        return rc;
+    }
+    if (rc == 0 && size != r->size)
+        return berth_err_set(BERTH_EINVALID, BERTH_WHAT_MANIFEST,
+                             "descriptor of %s says size %lld but the stored content has %lld",
+                             r->digest, (long long)r->size, (long long)size);
+    return rc;
+}
+
+static int tag_set(struct conn *c, int64_t repo_id, const char *tag, const char *digest)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_TAG_UPSERT, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, tag);
+    bind_text(st, 3, digest);
+    sqlite3_bind_int64(st, 4, now_s());
+    return step_done(c, st);
+}
+
+static int manifest_put(void *impl, int64_t repo_id, const struct berth_meta_manifest *m,
+                        const struct berth_manifest_ref *refs, size_t nrefs, const char *tag)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = begin(c);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < nrefs; i++)
+        if ((rc = ref_exists(c, repo_id, &refs[i])) < 0)
+            goto fail;
+    if ((rc = stmt(c, ST_MANIFEST_INSERT, &st)) < 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, m->digest);
+    bind_text(st, 3, m->media_type);
+    bind_text(st, 4, m->artifact_type);
+    bind_text(st, 5, m->config_media_type);
+    bind_text(st, 6, m->subject);
+    bind_text(st, 7, m->annotations);
+    sqlite3_bind_int64(st, 8, m->size);
+    sqlite3_bind_int64(st, 9, m->total_size);
+    sqlite3_bind_int64(st, 10, m->pushed_at);
+    sqlite3_bind_blob(st, 11, m->body, (int)m->body_len, SQLITE_STATIC);
+    if ((rc = step_done(c, st)) < 0)
+        goto fail;
+    if (sqlite3_changes(c->db) > 0) {
+        for (size_t i = 0; i < nrefs; i++) {
+            if ((rc = stmt(c, ST_REF_INSERT, &st)) < 0)
+                goto fail;
+            sqlite3_bind_int64(st, 1, repo_id);
+            bind_text(st, 2, m->digest);
+            bind_text(st, 3, refs[i].digest);
+            sqlite3_bind_int(st, 4, refs[i].is_manifest);
+            if ((rc = step_done(c, st)) < 0)
+                goto fail;
+        }
+    }
+    if (tag && (rc = tag_set(c, repo_id, tag, m->digest)) < 0)
+        goto fail;
+    return commit(c);
+fail:
+    rollback(c);
+    return rc;
+}
+
+static void read_manifest_row(sqlite3_stmt *st, int with_body, struct berth_meta_manifest *out)
+{
+    out->media_type = col_dup(st, 0);
+    out->artifact_type = col_dup(st, 1);
+    out->config_media_type = col_dup(st, 2);
+    out->subject = col_dup(st, 3);
+    out->annotations = col_dup(st, 4);
+    out->size = sqlite3_column_int64(st, 5);
+    out->total_size = sqlite3_column_int64(st, 6);
+    out->pushed_at = sqlite3_column_int64(st, 7);
+    if (with_body) {
+        int n = sqlite3_column_bytes(st, 8);
+        out->body = malloc((size_t)n + 1);
+        if (out->body) {
+            memcpy(out->body, sqlite3_column_blob(st, 8), (size_t)n);
+            out->body[n] = '\0';
+            out->body_len = (size_t)n;
+        }
+    }
+}
+
+static int manifest_get(void *impl, int64_t repo_id, const char *digest, int with_body,
+                        struct berth_meta_manifest *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    memset(out, 0, sizeof(*out));
+    int rc = stmt(c, with_body ? ST_MANIFEST_GET_BODY : ST_MANIFEST_GET, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        snprintf(out->digest, sizeof(out->digest), "%s", digest);
+        read_manifest_row(st, with_body, out);
+        rc = (with_body && !out->body) ? BERTH_ENOMEM : 0;
+    } else if (r == SQLITE_DONE) {
+        rc = berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_MANIFEST, "manifest %s unknown", digest);
+    } else {
+        rc = db_error(c->db, "manifest lookup");
+    }
+    done(st);
+    if (rc < 0)
+        berth_meta_manifest_dispose(out);
+    return rc;
+}
+
+static int manifest_delete(void *impl, int64_t repo_id, const char *digest, int force)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = begin(c);
+    if (rc < 0)
+        return rc;
+    if ((rc = lookup_size(c, ST_MANIFEST_EXISTS, repo_id, digest, NULL, BERTH_WHAT_MANIFEST)) < 0)
+        goto fail;
+    if (!force) {
+        if ((rc = stmt(c, ST_MANIFEST_PARENT, &st)) < 0)
+            goto fail;
+        sqlite3_bind_int64(st, 1, repo_id);
+        bind_text(st, 2, digest);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            rc = berth_err_set(BERTH_ECONFLICT, BERTH_WHAT_MANIFEST,
+                               "manifest %s is listed by image index %s; delete the index first",
+                               digest, (const char *)sqlite3_column_text(st, 0));
+            done(st);
+            goto fail;
+        }
+        done(st);
+        if (r != SQLITE_DONE) {
+            rc = db_error(c->db, "manifest delete");
+            goto fail;
+        }
+    }
+    if ((rc = stmt(c, ST_MANIFEST_DELETE, &st)) < 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    if ((rc = step_done(c, st)) < 0)
+        goto fail;
+    return commit(c);
+fail:
+    rollback(c);
+    return rc;
+}
+
+static int referrers(void *impl, int64_t repo_id, const char *subject, const char *artifact_type,
+                     struct berth_meta_manifest_list *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    memset(out, 0, sizeof(*out));
+    int rc = stmt(c, ST_REFERRERS, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, subject);
+    bind_text(st, 3, artifact_type);
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            void *p = realloc(out->items, ncap * sizeof(*out->items));
+            if (!p) {
+                rc = BERTH_ENOMEM;
+                break;
+            }
+            out->items = p;
+            cap = ncap;
+        }
+        struct berth_meta_manifest *m = &out->items[out->n++];
+        memset(m, 0, sizeof(*m));
+        snprintf(m->digest, sizeof(m->digest), "%s", (const char *)sqlite3_column_text(st, 0));
+        m->media_type = col_dup(st, 1);
+        m->artifact_type = col_dup(st, 2);
+        m->config_media_type = col_dup(st, 3);
+        m->annotations = col_dup(st, 4);
+        m->size = sqlite3_column_int64(st, 5);
+    }
+    done(st);
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = db_error(c->db, "referrers");
+    if (rc < 0)
+        berth_meta_manifest_list_dispose(out);
+    return rc;
+}
+
+static int tag_get(void *impl, int64_t repo_id, const char *tag, char out[BERTH_DIGEST_BUF])
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_TAG_GET, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, tag);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        snprintf(out, BERTH_DIGEST_BUF, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    } else if (r == SQLITE_DONE) {
+        rc = berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_MANIFEST, "tag %s unknown", tag);
+    } else {
+        rc = db_error(c->db, "tag lookup");
+    }
+    done(st);
+    return rc;
+}
+
+static int tag_delete(void *impl, int64_t repo_id, const char *tag)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_TAG_DELETE, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, tag);
+    if ((rc = step_done(c, st)) < 0)
+        return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_MANIFEST, "tag %s unknown", tag);
+    return 0;
+}
+
+static int tag_list(void *impl, int64_t repo_id, const char *last, int limit,
+                    struct berth_strlist *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_TAG_LIST, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, last ? last : "");
+    sqlite3_bind_int(st, 3, limit);
+    return list_strings(c, st, out);
+}
+
+/* ---- fsck ---- */
+
+static int blob_iterate(void *impl, berth_meta_blob_cb cb, void *ctx)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_BLOB_ALL, &st);
+    if (rc < 0)
+        return rc;
+    /* Collect first: the callback may call back into the store on this connection. */
+    struct berth_strlist digests = {0};
+    int64_t *sizes = NULL;
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (digests.n == cap) {
+            cap = cap ? cap * 2 : 64;
+            int64_t *p = realloc(sizes, cap * sizeof(*sizes));
+            if (!p) {
+                rc = BERTH_ENOMEM;
+                break;
+            }
+            sizes = p;
+        }
+        sizes[digests.n] = sqlite3_column_int64(st, 1);
+        if (berth_strlist_push(&digests, (const char *)sqlite3_column_text(st, 0)) < 0) {
+            rc = BERTH_ENOMEM;
+            break;
+        }
+    }
+    done(st);
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = db_error(c->db, "blob iterate");
+    for (size_t i = 0; rc == 0 && i < digests.n; i++)
+        rc = cb(ctx, digests.items[i], sizes[i]);
+    free(sizes);
+    berth_strlist_dispose(&digests);
+    return rc;
+}
+
+static int blob_forget(void *impl, const char *digest)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = begin(c);
+    if (rc < 0)
+        return rc;
+    if ((rc = stmt(c, ST_BLOB_FORGET_LINKS, &st)) < 0)
+        goto fail;
+    bind_text(st, 1, digest);
+    if ((rc = step_done(c, st)) < 0)
+        goto fail;
+    if ((rc = stmt(c, ST_BLOB_FORGET, &st)) < 0)
+        goto fail;
+    bind_text(st, 1, digest);
+    if ((rc = step_done(c, st)) < 0)
+        goto fail;
+    return commit(c);
+fail:
+    rollback(c);
+    return rc;
+}
+
+static int dangling_iterate(void *impl, berth_meta_dangling_cb cb, void *ctx)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_DANGLING, &st);
+    if (rc < 0)
+        return rc;
+    struct berth_meta_dangling *items = NULL;
+    size_t n = 0, cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            void *p = realloc(items, cap * sizeof(*items));
+            if (!p) {
+                rc = BERTH_ENOMEM;
+                break;
+            }
+            items = p;
+        }
+        struct berth_meta_dangling *d = &items[n++];
+        d->repo_id = sqlite3_column_int64(st, 0);
+        snprintf(d->repo, sizeof(d->repo), "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(d->parent, sizeof(d->parent), "%s", (const char *)sqlite3_column_text(st, 2));
+        snprintf(d->child, sizeof(d->child), "%s", (const char *)sqlite3_column_text(st, 3));
+        d->kind = sqlite3_column_int(st, 4);
+    }
+    done(st);
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = db_error(c->db, "dangling");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = cb(ctx, &items[i]);
+    free(items);
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static int migrate(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int current = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            current = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    for (const struct berth_migration *m = berth_migrations; m->sql; m++) {
+        if (m->version <= current)
+            continue;
+        char *msg = NULL;
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d;", m->version);
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+            int rc = berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "migration %d failed: %s",
+                                   m->version, msg ? msg : "?");
+            sqlite3_free(msg);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        berth_log(BERTH_LOG_INFO, NULL, "metadata schema migrated to version %d", m->version);
+    }
+    return 0;
+}
+
+static void store_close(void *impl)
+{
+    struct store *s = impl;
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    struct conn *c = s->all;
+    s->all = NULL;
+    pthread_mutex_unlock(&s->mu);
+    while (c) {
+        struct conn *next = c->next;
+        conn_close(c);
+        c = next;
+    }
+    pthread_setspecific(s->key, NULL);
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
+}
+
+static const struct berth_meta_ops sqlite_ops = {
+    .version = BERTH_META_OPS_VERSION,
+    .close = store_close,
+    .repo_get = repo_get,
+    .repo_ensure = repo_ensure,
+    .repo_list = repo_list,
+    .blob_link = blob_link,
+    .blob_linked = blob_linked,
+    .blob_unlink = blob_unlink,
+    .blob_known = blob_known,
+    .upload_create = upload_create,
+    .upload_get = upload_get,
+    .upload_update = upload_update,
+    .upload_delete = upload_delete,
+    .upload_count = upload_count,
+    .manifest_put = manifest_put,
+    .manifest_get = manifest_get,
+    .manifest_delete = manifest_delete,
+    .referrers = referrers,
+    .tag_get = tag_get,
+    .tag_delete = tag_delete,
+    .tag_list = tag_list,
+    .blob_iterate = blob_iterate,
+    .blob_forget = blob_forget,
+    .dangling_iterate = dangling_iterate,
+    .upload_iterate = upload_iterate,
+};
+
+int berth_meta_sqlite_open(struct berth_meta **out, const char *path)
+{
+    struct berth_meta *m = calloc(1, sizeof(*m));
+    struct store *s = calloc(1, sizeof(*s));
+    sqlite3 *db = NULL;
+    int rc;
+    if (!m || !s || !(s->path = strdup(path))) {
+        rc = berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
+        goto fail;
+    }
+    if ((rc = conn_open_db(path, &db)) < 0)
+        goto fail;
+    rc = migrate(db);
+    sqlite3_close(db);
+    if (rc < 0)
+        goto fail;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_key_create(&s->key, conn_destructor);
+    m->ops = &sqlite_ops;
+    m->impl = s;
+    *out = m;
+    return 0;
+fail:
+    if (s)
+        free(s->path);
+    free(s);
+    free(m);
+    return rc;
+}

@@ -1,0 +1,497 @@
+#include "registry/registry.h"
+
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/name.h"
+
+struct berth_active_upload {
+    char id[BERTH_UPLOAD_ID_BUF];
+    struct berth_active_upload *next;
+};
+
+int berth_registry_init(struct berth_registry *r, struct berth_meta *meta,
+                        struct berth_blob_store *blobs, const struct berth_registry_options *opt)
+{
+    memset(r, 0, sizeof(*r));
+    r->meta = meta;
+    r->blobs = blobs;
+    r->opt = *opt;
+    if (r->opt.manifest_max == 0)
+        r->opt.manifest_max = BERTH_MANIFEST_MAX_DEFAULT;
+    if (r->opt.max_active_uploads <= 0)
+        r->opt.max_active_uploads = BERTH_UPLOADS_MAX_DEFAULT;
+    pthread_mutex_init(&r->mu, NULL);
+    return 0;
+}
+
+void berth_registry_dispose(struct berth_registry *r)
+{
+    while (r->active) {
+        struct berth_active_upload *a = r->active;
+        r->active = a->next;
+        free(a);
+    }
+    pthread_mutex_destroy(&r->mu);
+}
+
+#define META(r) ((r)->meta->ops)
+#define MI(r) ((r)->meta->impl)
+#define BLOBS(r) ((r)->blobs->ops)
+#define BI(r) ((r)->blobs->impl)
+
+int berth_registry_repo(struct berth_registry *r, const char *name, int for_push, int64_t *out_id)
+{
+    int rc = berth_name_valid(name, strlen(name));
+    if (rc < 0)
+        return rc;
+    rc = META(r)->repo_ensure(MI(r), name, for_push && r->opt.auto_create_repos, out_id);
+    if (rc == BERTH_ENOTFOUND)
+        berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_REPO, "repository %s not known to registry",
+                      name);
+    return rc;
+}
+
+static int digest_arg(const char *digest)
+{
+    return berth_digest_parse(digest, strlen(digest), NULL);
+}
+
+/* ---- blobs ---- */
+
+int berth_registry_blob_stat(struct berth_registry *r, const char *repo, const char *digest,
+                             uint64_t *out_size)
+{
+    int64_t id, size;
+    int rc;
+    if ((rc = berth_registry_repo(r, repo, 0, &id)) < 0 || (rc = digest_arg(digest)) < 0)
+        return rc;
+    if ((rc = META(r)->blob_linked(MI(r), id, digest, &size)) < 0)
+        return rc;
+    *out_size = (uint64_t)size;
+    return 0;
+}
+
+int berth_registry_blob_open(struct berth_registry *r, const char *repo, const char *digest,
+                             int *out_fd, uint64_t *out_size)
+{
+    uint64_t size;
+    int rc = berth_registry_blob_stat(r, repo, digest, &size);
+    if (rc < 0)
+        return rc;
+    rc = BLOBS(r)->open_read(BI(r), digest, out_fd, out_size);
+    if (rc == BERTH_ENOTFOUND) {
+        /* Metadata says yes, the disk says no: that is corruption, not a 404. */
+        berth_log(BERTH_LOG_ERROR, NULL, "blob %s is linked but missing on disk (run fsck)",
+                  digest);
+        return berth_err_set(BERTH_EIO, BERTH_WHAT_BLOB, "blob %s is missing from storage",
+                             digest);
+    }
+    return rc;
+}
+
+int berth_registry_blob_delete(struct berth_registry *r, const char *repo, const char *digest)
+{
+    int64_t id;
+    int rc;
+    if ((rc = berth_registry_repo(r, repo, 0, &id)) < 0 || (rc = digest_arg(digest)) < 0)
+        return rc;
+    return META(r)->blob_unlink(MI(r), id, digest);
+}
+
+int berth_registry_blob_mount(struct berth_registry *r, const char *repo, const char *from,
+                              const char *digest)
+{
+    int64_t to_id, from_id, size;
+    int rc;
+    if ((rc = digest_arg(digest)) < 0)
+        return rc;
+    if (berth_name_valid(from, strlen(from)) < 0 ||
+        META(r)->repo_get(MI(r), from, &from_id) < 0 ||
+        META(r)->blob_linked(MI(r), from_id, digest, &size) < 0)
+        return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_BLOB, "blob not mountable");
+    if ((rc = berth_registry_repo(r, repo, 1, &to_id)) < 0)
+        return rc;
+    return META(r)->blob_link(MI(r), to_id, digest, size, NULL);
+}
+
+/* ---- uploads ---- */
+
+static int upload_id_valid(const char *id)
+{
+    if (strlen(id) != BERTH_UPLOAD_ID_LEN)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int unknown_upload(const char *id)
+{
+    return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %.40s unknown", id);
+}
+
+int berth_registry_upload_start(struct berth_registry *r, const char *repo,
+                                char out_id[BERTH_UPLOAD_ID_BUF])
+{
+    int64_t repo_id;
+    int rc = berth_registry_repo(r, repo, 1, &repo_id);
+    if (rc < 0)
+        return rc;
+    unsigned char rnd[BERTH_UPLOAD_ID_LEN / 2];
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "no randomness available");
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        out_id[2 * i] = hex[rnd[i] >> 4];
+        out_id[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    out_id[BERTH_UPLOAD_ID_LEN] = '\0';
+    struct berth_meta_upload u = {0};
+    struct berth_sha256 h;
+    berth_sha256_init(&h);
+    memcpy(u.id, out_id, BERTH_UPLOAD_ID_BUF);
+    u.repo_id = repo_id;
+    u.offset = 0;
+    u.started_at = (int64_t)time(NULL);
+    berth_sha256_export(&h, u.state);
+    /* The file exists from the start so a GET on the session and fsck agree with the row. */
+    struct berth_blob_writer *w;
+    if ((rc = BLOBS(r)->upload_open(BI(r), out_id, 0, &w)) < 0)
+        return rc;
+    BLOBS(r)->upload_close(w);
+    if ((rc = META(r)->upload_create(MI(r), &u)) < 0)
+        BLOBS(r)->upload_remove(BI(r), out_id);
+    return rc;
+}
+
+/* Loads the session row and checks it belongs to repo. */
+static int upload_load(struct berth_registry *r, const char *repo, const char *id,
+                       struct berth_meta_upload *out)
+{
+    int64_t repo_id;
+    if (!upload_id_valid(id))
+        return unknown_upload(id);
+    if (berth_name_valid(repo, strlen(repo)) < 0)
+        return berth_name_valid(repo, strlen(repo));
+    if (META(r)->repo_get(MI(r), repo, &repo_id) < 0)
+        return unknown_upload(id);
+    int rc = META(r)->upload_get(MI(r), id, out);
+    if (rc < 0)
+        return rc;
+    if (out->repo_id != repo_id)
+        return unknown_upload(id);
+    return 0;
+}
+
+int berth_registry_upload_status(struct berth_registry *r, const char *repo, const char *id,
+                                 uint64_t *out_offset)
+{
+    struct berth_meta_upload mu;
+    int rc = upload_load(r, repo, id, &mu);
+    if (rc < 0)
+        return rc;
+    *out_offset = (uint64_t)mu.offset;
+    return 0;
+}
+
+static int active_add(struct berth_registry *r, const char *id)
+{
+    int rc = 0;
+    pthread_mutex_lock(&r->mu);
+    for (struct berth_active_upload *a = r->active; a; a = a->next) {
+        if (strcmp(a->id, id) == 0) {
+            rc = berth_err_set(BERTH_ECONFLICT, BERTH_WHAT_UPLOAD,
+                               "another request is writing upload %s", id);
+            goto out;
+        }
+    }
+    if (r->nactive >= r->opt.max_active_uploads) {
+        rc = berth_err_set(BERTH_EUNAVAILABLE, BERTH_WHAT_UPLOAD,
+                           "too many concurrent uploads (limit %d)", r->opt.max_active_uploads);
+        goto out;
+    }
+    struct berth_active_upload *a = calloc(1, sizeof(*a));
+    if (!a) {
+        rc = berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
+        goto out;
+    }
+    memcpy(a->id, id, BERTH_UPLOAD_ID_BUF);
+    a->next = r->active;
+    r->active = a;
+    r->nactive++;
+out:
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+static void active_remove(struct berth_registry *r, struct berth_upload *u)
+{
+    if (!u->registered)
+        return;
+    pthread_mutex_lock(&r->mu);
+    for (struct berth_active_upload **pp = &r->active; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, u->id) == 0) {
+            struct berth_active_upload *a = *pp;
+            *pp = a->next;
+            free(a);
+            r->nactive--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    u->registered = 0;
+}
+
+int berth_registry_upload_begin(struct berth_registry *r, const char *repo, const char *id,
+                                const uint64_t *expect_start, struct berth_upload *u,
+                                uint64_t *out_offset)
+{
+    struct berth_meta_upload mu;
+    memset(u, 0, sizeof(*u));
+    int rc = upload_load(r, repo, id, &mu);
+    if (rc < 0)
+        return rc;
+    *out_offset = (uint64_t)mu.offset;
+    if (expect_start && *expect_start != (uint64_t)mu.offset)
+        return berth_err_set(BERTH_ERANGE, BERTH_WHAT_RANGE,
+                             "chunk starts at %llu but the upload is at %lld",
+                             (unsigned long long)*expect_start, (long long)mu.offset);
+    if ((rc = active_add(r, id)) < 0)
+        return rc;
+    memcpy(u->id, id, BERTH_UPLOAD_ID_BUF);
+    u->registered = 1;
+    u->repo_id = mu.repo_id;
+    u->offset = (uint64_t)mu.offset;
+    if ((rc = berth_sha256_import(&u->hash, mu.state, sizeof(mu.state))) < 0 ||
+        (rc = BLOBS(r)->upload_open(BI(r), id, u->offset, &u->w)) < 0) {
+        active_remove(r, u);
+        return rc;
+    }
+    return 0;
+}
+
+int berth_registry_upload_write(struct berth_registry *r, struct berth_upload *u,
+                                const void *data, size_t len)
+{
+    int rc = BLOBS(r)->upload_write(u->w, data, len);
+    if (rc < 0)
+        return rc;
+    berth_sha256_update(&u->hash, data, len);
+    u->offset += len;
+    return 0;
+}
+
+static void writer_close(struct berth_registry *r, struct berth_upload *u)
+{
+    if (u->w) {
+        BLOBS(r)->upload_close(u->w);
+        u->w = NULL;
+    }
+}
+
+int berth_registry_upload_end(struct berth_registry *r, struct berth_upload *u)
+{
+    int rc = BLOBS(r)->upload_sync(u->w);
+    if (rc == 0) {
+        struct berth_meta_upload mu = {0};
+        memcpy(mu.id, u->id, BERTH_UPLOAD_ID_BUF);
+        mu.repo_id = u->repo_id;
+        mu.offset = (int64_t)u->offset;
+        berth_sha256_export(&u->hash, mu.state);
+        rc = META(r)->upload_update(MI(r), &mu);
+    }
+    writer_close(r, u);
+    active_remove(r, u);
+    return rc;
+}
+
+int berth_registry_upload_discard(struct berth_registry *r, struct berth_upload *u)
+{
+    writer_close(r, u);
+    int rc = META(r)->upload_delete(MI(r), u->id);
+    BLOBS(r)->upload_remove(BI(r), u->id);
+    active_remove(r, u);
+    return rc == BERTH_ENOTFOUND ? 0 : rc;
+}
+
+int berth_registry_upload_finish(struct berth_registry *r, struct berth_upload *u,
+                                 const char *digest)
+{
+    char got[BERTH_DIGEST_BUF], want[BERTH_DIGEST_BUF];
+    int rc = berth_digest_parse(digest, strlen(digest), want);
+    if (rc < 0) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", berth_err_detail());
+        berth_registry_upload_discard(r, u);
+        return berth_err_set(rc, BERTH_WHAT_DIGEST, "digest parameter: %s", why);
+    }
+    berth_sha256_peek(&u->hash, got);
+    if (strcmp(got, want) != 0) {
+        berth_registry_upload_discard(r, u);
+        rc = berth_err_set(BERTH_EINVALID, BERTH_WHAT_DIGEST,
+                           "uploaded content has digest %s, not %s", got, want);
+        berth_err_set_subject(want);
+        return rc;
+    }
+    writer_close(r, u);
+    /* Bytes durable and in place first; only then the row that makes them visible. */
+    if ((rc = BLOBS(r)->upload_commit(BI(r), u->id, want)) < 0)
+        goto fail;
+    if ((rc = META(r)->blob_link(MI(r), u->repo_id, want, (int64_t)u->offset, u->id)) < 0)
+        goto fail;
+    active_remove(r, u);
+    return 0;
+fail:
+    active_remove(r, u);
+    return rc;
+}
+
+void berth_registry_upload_abort(struct berth_registry *r, struct berth_upload *u)
+{
+    writer_close(r, u);
+    active_remove(r, u);
+}
+
+int berth_registry_upload_cancel(struct berth_registry *r, const char *repo, const char *id)
+{
+    struct berth_meta_upload mu;
+    int rc = upload_load(r, repo, id, &mu);
+    if (rc < 0)
+        return rc;
+    if ((rc = active_add(r, id)) < 0)
+        return rc;
+    struct berth_upload u = {.registered = 1, .repo_id = mu.repo_id};
+    memcpy(u.id, id, BERTH_UPLOAD_ID_BUF);
+    return berth_registry_upload_discard(r, &u);
+}
+
+/* ---- manifests ---- */
+
+int berth_registry_manifest_put(struct berth_registry *r, const char *repo, const char *ref,
+                                const char *content_type, const char *body, size_t len,
+                                struct berth_put_result *out)
+{
+    struct berth_ref pref;
+    struct berth_manifest m;
+    int64_t repo_id;
+    int rc;
+    memset(out, 0, sizeof(*out));
+    if (len > r->opt.manifest_max)
+        return berth_err_set(BERTH_ETOOBIG, BERTH_WHAT_MANIFEST,
+                             "manifest is larger than %zu bytes", r->opt.manifest_max);
+    if ((rc = berth_name_valid(repo, strlen(repo))) < 0)
+        return rc;
+    if ((rc = berth_ref_parse(ref, &pref)) < 0)
+        return rc;
+    berth_sha256_oneshot(body, len, out->digest);
+    if (pref.is_digest && strcmp(pref.digest, out->digest) != 0) {
+        rc = berth_err_set(BERTH_EINVALID, BERTH_WHAT_DIGEST,
+                           "manifest content has digest %s, not %s", out->digest, pref.digest);
+        berth_err_set_subject(pref.digest);
+        return rc;
+    }
+    if ((rc = berth_manifest_parse(body, len, content_type, &m)) < 0)
+        return rc;
+    if ((rc = berth_registry_repo(r, repo, 1, &repo_id)) < 0)
+        goto out;
+    struct berth_meta_manifest rec = {0};
+    memcpy(rec.digest, out->digest, sizeof(rec.digest));
+    rec.media_type = m.media_type;
+    rec.artifact_type = m.artifact_type;
+    rec.config_media_type = m.config_media_type;
+    rec.subject = m.has_subject ? m.subject : NULL;
+    rec.annotations = m.annotations;
+    rec.size = (int64_t)len;
+    rec.total_size = (int64_t)len;
+    for (size_t i = 0; i < m.nrefs; i++)
+        rec.total_size += m.refs[i].size;
+    rec.pushed_at = (int64_t)time(NULL);
+    rec.body = (char *)body;
+    rec.body_len = len;
+    rc = META(r)->manifest_put(MI(r), repo_id, &rec, m.refs, m.nrefs,
+                               pref.is_digest ? NULL : pref.tag);
+    if (rc == 0 && m.has_subject) {
+        out->has_subject = 1;
+        memcpy(out->subject, m.subject, sizeof(out->subject));
+    }
+out:
+    berth_manifest_dispose(&m);
+    return rc;
+}
+
+static int resolve(struct berth_registry *r, const char *repo, const char *ref, int64_t *repo_id,
+                   struct berth_ref *pref)
+{
+    int rc;
+    if ((rc = berth_registry_repo(r, repo, 0, repo_id)) < 0)
+        return rc;
+    if ((rc = berth_ref_parse(ref, pref)) < 0)
+        return rc;
+    if (!pref->is_digest &&
+        (rc = META(r)->tag_get(MI(r), *repo_id, pref->tag, pref->digest)) < 0)
+        return rc;
+    return 0;
+}
+
+int berth_registry_manifest_get(struct berth_registry *r, const char *repo, const char *ref,
+                                int with_body, struct berth_meta_manifest *out)
+{
+    struct berth_ref pref;
+    int64_t repo_id;
+    memset(out, 0, sizeof(*out));
+    int rc = resolve(r, repo, ref, &repo_id, &pref);
+    if (rc < 0)
+        return rc;
+    return META(r)->manifest_get(MI(r), repo_id, pref.digest, with_body, out);
+}
+
+int berth_registry_manifest_delete(struct berth_registry *r, const char *repo, const char *ref)
+{
+    struct berth_ref pref;
+    int64_t repo_id;
+    int rc;
+    if ((rc = berth_registry_repo(r, repo, 0, &repo_id)) < 0)
+        return rc;
+    if ((rc = berth_ref_parse(ref, &pref)) < 0)
+        return rc;
+    if (pref.is_digest)
+        return META(r)->manifest_delete(MI(r), repo_id, pref.digest, 0);
+    return META(r)->tag_delete(MI(r), repo_id, pref.tag);
+}
+
+int berth_registry_tags(struct berth_registry *r, const char *repo, const char *last, int n,
+                        struct berth_strlist *out)
+{
+    int64_t repo_id;
+    int rc = berth_registry_repo(r, repo, 0, &repo_id);
+    if (rc < 0)
+        return rc;
+    return META(r)->tag_list(MI(r), repo_id, last, n, out);
+}
+
+int berth_registry_catalog(struct berth_registry *r, const char *last, int n,
+                           struct berth_strlist *out)
+{
+    return META(r)->repo_list(MI(r), last, n, out);
+}
+
+int berth_registry_referrers(struct berth_registry *r, const char *repo, const char *digest,
+                             const char *artifact_type, struct berth_meta_manifest_list *out)
+{
+    int64_t repo_id;
+    int rc;
+    memset(out, 0, sizeof(*out));
+    if ((rc = berth_name_valid(repo, strlen(repo))) < 0 || (rc = digest_arg(digest)) < 0)
+        return rc;
+    /* IMPLEMENTATION-OF distribution-spec "Listing Referrers": a registry that supports the API
+     * must not answer 404, so an unknown repository has no referrers rather than no name. */
+    if (META(r)->repo_get(MI(r), repo, &repo_id) < 0)
+        return 0;
+    return META(r)->referrers(MI(r), repo_id, digest, artifact_type, out);
+}

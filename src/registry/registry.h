@@ -1,0 +1,141 @@
+/*
+ * registry — the domain core: repositories, blobs, uploads, manifests, tags, referrers.
+ *
+ * Both wire APIs call these functions (OCI PUT manifest now, ECR PutImage later), so both
+ * behave identically. Functions take already-routed strings, validate them, and return a
+ * BERTH_E* code with berth_err_what() naming the object, which the handlers map to wire errors.
+ *
+ * Durability order (DESIGN "Consistency rules"): bytes are fsynced and renamed into the blob
+ * store before the metadata row that makes them visible is committed; a manifest row is written
+ * in the same transaction that re-checks its references.
+ */
+#ifndef BERTH_REGISTRY_REGISTRY_H
+#define BERTH_REGISTRY_REGISTRY_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "blob/blob.h"
+#include "core/digest.h"
+#include "core/limits.h"
+#include "meta/meta.h"
+
+struct berth_registry_options {
+    int auto_create_repos;  /* a push to a missing repository creates it */
+    size_t manifest_max;    /* bytes */
+    int max_active_uploads; /* upload requests streaming at once */
+};
+
+struct berth_active_upload;
+
+struct berth_registry {
+    struct berth_meta *meta;         /* borrowed */
+    struct berth_blob_store *blobs;  /* borrowed */
+    struct berth_registry_options opt;
+    pthread_mutex_t mu;              /* guards active */
+    struct berth_active_upload *active;
+    int nactive;
+};
+
+int berth_registry_init(struct berth_registry *r, struct berth_meta *meta,
+                        struct berth_blob_store *blobs, const struct berth_registry_options *opt);
+void berth_registry_dispose(struct berth_registry *r);
+
+/* Resolves a repository name: BERTH_EINVALID (NAME) for a bad name, BERTH_ENOTFOUND (REPO)
+ * when it does not exist and may not be created. for_push creates it if allowed. */
+int berth_registry_repo(struct berth_registry *r, const char *name, int for_push,
+                        int64_t *out_id);
+
+/* ---- blobs ---- */
+int berth_registry_blob_stat(struct berth_registry *r, const char *repo, const char *digest,
+                             uint64_t *out_size);
+/* A readable fd (caller closes) of a blob the repository may serve. */
+int berth_registry_blob_open(struct berth_registry *r, const char *repo, const char *digest,
+                             int *out_fd, uint64_t *out_size);
+int berth_registry_blob_delete(struct berth_registry *r, const char *repo, const char *digest);
+/* Links digest from repository `from` into repo. BERTH_ENOTFOUND when `from` cannot serve it
+ * (the caller then starts a normal upload, as the spec says). */
+int berth_registry_blob_mount(struct berth_registry *r, const char *repo, const char *from,
+                              const char *digest);
+
+/* ---- uploads ---- */
+#define BERTH_UPLOAD_ID_BUF (BERTH_UPLOAD_ID_LEN + 1)
+
+/* One request's view of an upload session: load, append, then end or abort. */
+struct berth_upload {
+    char id[BERTH_UPLOAD_ID_BUF];
+    int64_t repo_id;
+    uint64_t offset; /* bytes acknowledged plus bytes appended by this request */
+    struct berth_sha256 hash;
+    struct berth_blob_writer *w;
+    int registered; /* counted in the active-uploads limit */
+};
+
+int berth_registry_upload_start(struct berth_registry *r, const char *repo,
+                                char out_id[BERTH_UPLOAD_ID_BUF]);
+int berth_registry_upload_status(struct berth_registry *r, const char *repo, const char *id,
+                                 uint64_t *out_offset);
+/* Opens the session for appending. If expect_start is not NULL the chunk must start at the
+ * current offset: BERTH_ERANGE (with *out_offset) otherwise. BERTH_EUNAVAILABLE when the
+ * active-uploads limit is reached, BERTH_ECONFLICT when another request is writing it. */
+int berth_registry_upload_begin(struct berth_registry *r, const char *repo, const char *id,
+                                const uint64_t *expect_start, struct berth_upload *u,
+                                uint64_t *out_offset);
+int berth_registry_upload_write(struct berth_registry *r, struct berth_upload *u,
+                                const void *data, size_t len);
+/* Makes the appended bytes durable and records the new offset and hash state: after this the
+ * chunk is acknowledged and survives a restart. */
+int berth_registry_upload_end(struct berth_registry *r, struct berth_upload *u);
+/* Verifies digest (and *expect_size if given), commits the blob and closes the session. On a
+ * mismatch nothing is stored and the session is removed (BERTH_EINVALID, what DIGEST/SIZE). */
+int berth_registry_upload_finish(struct berth_registry *r, struct berth_upload *u,
+                                 const char *digest);
+/* Drops what this request appended (the acknowledged offset stays). Safe to call twice. */
+void berth_registry_upload_abort(struct berth_registry *r, struct berth_upload *u);
+/* Removes the session and its bytes. */
+int berth_registry_upload_cancel(struct berth_registry *r, const char *repo, const char *id);
+int berth_registry_upload_discard(struct berth_registry *r, struct berth_upload *u);
+
+/* ---- manifests and tags ---- */
+struct berth_put_result {
+    char digest[BERTH_DIGEST_BUF];
+    int has_subject;
+    char subject[BERTH_DIGEST_BUF];
+};
+int berth_registry_manifest_put(struct berth_registry *r, const char *repo, const char *ref,
+                                const char *content_type, const char *body, size_t len,
+                                struct berth_put_result *out);
+/* Resolves ref (tag or digest) and returns the manifest with its body. */
+int berth_registry_manifest_get(struct berth_registry *r, const char *repo, const char *ref,
+                                int with_body, struct berth_meta_manifest *out);
+/* ref is a tag: untag; ref is a digest: delete the manifest and every tag pointing at it. */
+int berth_registry_manifest_delete(struct berth_registry *r, const char *repo, const char *ref);
+int berth_registry_tags(struct berth_registry *r, const char *repo, const char *last, int n,
+                        struct berth_strlist *out);
+int berth_registry_catalog(struct berth_registry *r, const char *last, int n,
+                           struct berth_strlist *out);
+int berth_registry_referrers(struct berth_registry *r, const char *repo, const char *digest,
+                             const char *artifact_type, struct berth_meta_manifest_list *out);
+
+/* ---- fsck ---- */
+struct berth_fsck_report {
+    uint64_t blobs_checked;
+    uint64_t blobs_missing;   /* metadata row without bytes */
+    uint64_t blobs_corrupt;   /* bytes that do not hash to their name */
+    uint64_t blobs_orphaned;  /* bytes without a metadata row */
+    uint64_t refs_dangling;   /* manifest references to content that is gone */
+    uint64_t uploads_orphaned;
+    uint64_t repaired;
+};
+/* Re-hashes every blob and checks every manifest reference; prints each finding to out. With
+ * repair, removes what is inconsistent (and manifests that depend on it). */
+int berth_registry_fsck(struct berth_registry *r, int repair, FILE *out,
+                        struct berth_fsck_report *report);
+static inline uint64_t berth_fsck_problems(const struct berth_fsck_report *f)
+{
+    return f->blobs_missing + f->blobs_corrupt + f->blobs_orphaned + f->refs_dangling +
+           f->uploads_orphaned;
+}
+
+#endif

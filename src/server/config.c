@@ -1,0 +1,276 @@
+#include "server/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/limits.h"
+
+enum type { T_STR, T_INT, T_BOOL };
+
+struct setting {
+    const char *name; /* flag and config-file key */
+    const char *env;
+    enum type type;
+    size_t offset;
+    size_t size; /* strings: buffer size */
+    long long min, max;
+    const char *def;
+    unsigned commands;
+    const char *help;
+};
+
+#define STR(f) T_STR, offsetof(struct berth_config, f), sizeof(((struct berth_config *)0)->f)
+#define INT(f) T_INT, offsetof(struct berth_config, f), 0
+#define BOOL(f) T_BOOL, offsetof(struct berth_config, f), 0
+#define BOTH (BERTH_CMD_SERVE | BERTH_CMD_FSCK)
+#define SERVE BERTH_CMD_SERVE
+#define XSTR(x) #x
+#define NUM(x) XSTR(x)
+
+static const struct setting settings[] = {
+    {"config", "BERTH_CONFIG", STR(config_file), 0, 0, "", BOTH,
+     "Read settings from this file (lines of `name = value`)"},
+    {"listen", "BERTH_LISTEN", STR(listen), 0, 0, "127.0.0.1:5000", SERVE,
+     "Address to listen on, HOST:PORT (IPv6 as [::1]:5000; port 0 picks a free port). "
+     "Loopback by default: expose it deliberately with 0.0.0.0:5000"},
+    {"data-dir", "BERTH_DATA_DIR", STR(data_dir), 0, 0, "./berth-data", BOTH,
+     "Directory for metadata (meta.db) and blobs"},
+    {"log-format", "BERTH_LOG_FORMAT", STR(log_format), 0, 0, "text", BOTH,
+     "Log format: text or json"},
+    {"log-level", "BERTH_LOG_LEVEL", STR(log_level), 0, 0, "info", BOTH,
+     "Log level: debug, info, warn or error"},
+    {"auto-create-repos", "BERTH_AUTO_CREATE_REPOS", BOOL(auto_create_repos), 0, 1, "true", SERVE,
+     "Create a repository on its first push"},
+    {"max-manifest-size", "BERTH_MAX_MANIFEST_SIZE", INT(max_manifest_size), 1024,
+     64 * 1024 * 1024, NUM(4194304), SERVE, "Largest manifest accepted, in bytes"},
+    {"max-header-size", "BERTH_MAX_HEADER_SIZE", INT(max_header_size), 4096, 1024 * 1024,
+     NUM(65536), SERVE, "Memory per connection for the request line and headers, in bytes"},
+    {"max-concurrent-uploads", "BERTH_MAX_CONCURRENT_UPLOADS", INT(max_concurrent_uploads), 1,
+     100000, "256", SERVE, "Upload requests streaming at once; more get 429"},
+    {"request-timeout", "BERTH_REQUEST_TIMEOUT", INT(request_timeout), 1, 86400, "120", SERVE,
+     "Seconds a connection may stay silent before it is closed"},
+    {"drain-timeout", "BERTH_DRAIN_TIMEOUT", INT(drain_timeout), 0, 3600, "30", SERVE,
+     "Seconds SIGTERM/SIGINT wait for in-flight requests"},
+    {"threads", "BERTH_THREADS", INT(threads), 1, 1024, "8", SERVE,
+     "Worker threads serving connections"},
+    {"max-connections", "BERTH_MAX_CONNECTIONS", INT(max_connections), 1, 100000, "1024", SERVE,
+     "Connections open at once"},
+    {"repair", NULL, BOOL(repair), 0, 1, "false", BERTH_CMD_FSCK,
+     "Remove what is inconsistent instead of only reporting it"},
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static const struct setting *find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strlen(settings[i].name) == len && memcmp(settings[i].name, name, len) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on"))
+        *out = 1;
+    else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int set(struct berth_config *c, const struct setting *s, const char *v, const char *src,
+               FILE *err)
+{
+    char *field = (char *)c + s->offset;
+    switch (s->type) {
+    case T_STR:
+        if (strlen(v) >= s->size) {
+            fprintf(err, "berth: %s (from %s) is too long\n", s->name, src);
+            return -1;
+        }
+        strcpy(field, v);
+        return 0;
+    case T_BOOL:
+        if (parse_bool(v, (int *)(void *)field) < 0) {
+            fprintf(err, "berth: %s (from %s) must be true or false, not '%s'\n", s->name, src, v);
+            return -1;
+        }
+        return 0;
+    case T_INT: {
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end || n < s->min || n > s->max) {
+            fprintf(err, "berth: %s (from %s) must be an integer from %lld to %lld, not '%s'\n",
+                    s->name, src, s->min, s->max, v);
+            return -1;
+        }
+        *(long long *)(void *)field = n;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static int load_file(struct berth_config *c, enum berth_command cmd, const char *path, FILE *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(err, "berth: cannot read config file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *p = trim(line);
+        if (*p == '\0' || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            fprintf(err, "berth: %s:%d: expected `name = value`\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(p), *val = trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        const struct setting *s = find(key, strlen(key));
+        if (!s || !(s->commands & cmd) || !strcmp(key, "config")) {
+            fprintf(err, "berth: %s:%d: unknown setting '%s'\n", path, lineno, key);
+            rc = -1;
+            break;
+        }
+        char src[1100];
+        snprintf(src, sizeof(src), "%s:%d", path, lineno);
+        rc = set(c, s, val, src, err);
+    }
+    fclose(f);
+    return rc;
+}
+
+int berth_config_load(struct berth_config *out, enum berth_command cmd, int argc, char **argv,
+                      FILE *err)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (set(out, &settings[i], settings[i].def, "default", err) < 0)
+            return -1;
+
+    /* The config file is named first (flag or env) so the other sources can override it. */
+    const char *file = getenv("BERTH_CONFIG");
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            berth_config_help(stdout, cmd);
+            return 1;
+        }
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            file = argv[i] + 9;
+    }
+    if (file && *file && load_file(out, cmd, file, err) < 0)
+        return -1;
+
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        const char *v = s->env ? getenv(s->env) : NULL;
+        if (v && (s->commands & cmd) && set(out, s, v, s->env, err) < 0)
+            return -1;
+    }
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(err, "berth: unexpected argument '%s' (see --help)\n", a);
+            return -1;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct setting *s = find(name, nlen);
+        if (!s || !(s->commands & cmd)) {
+            fprintf(err, "berth: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+        const char *v;
+        int dummy;
+        if (eq) {
+            v = eq + 1;
+        } else if (s->type == T_BOOL) {
+            if (i + 1 < argc && parse_bool(argv[i + 1], &dummy) == 0)
+                v = argv[++i];
+            else
+                v = "true";
+        } else if (i + 1 < argc) {
+            v = argv[++i];
+        } else {
+            fprintf(err, "berth: option --%s needs a value\n", s->name);
+            return -1;
+        }
+        if (set(out, s, v, "command line", err) < 0)
+            return -1;
+    }
+
+    if (strcmp(out->log_format, "text") && strcmp(out->log_format, "json")) {
+        fprintf(err, "berth: log-format must be text or json\n");
+        return -1;
+    }
+    if (strcmp(out->log_level, "debug") && strcmp(out->log_level, "info") &&
+        strcmp(out->log_level, "warn") && strcmp(out->log_level, "error")) {
+        fprintf(err, "berth: log-level must be debug, info, warn or error\n");
+        return -1;
+    }
+    if (!out->data_dir[0]) {
+        fprintf(err, "berth: data-dir must not be empty\n");
+        return -1;
+    }
+    return 0;
+}
+
+void berth_config_help(FILE *out, enum berth_command cmd)
+{
+    if (cmd == BERTH_CMD_SERVE)
+        fprintf(out, "Usage: berth serve [options]\n\n"
+                     "Serves the OCI Distribution API on one port, with SQLite metadata and\n"
+                     "filesystem blobs under --data-dir.\n\n");
+    else
+        fprintf(out, "Usage: berth fsck [options]\n\n"
+                     "Re-hashes every blob and checks every manifest reference in --data-dir.\n"
+                     "Run it with the server stopped. Exit status: 0 consistent (or repaired),\n"
+                     "1 problems found, 2 the check could not run.\n\n");
+    fprintf(out, "Every option is also an environment variable and a config-file key.\n"
+                 "Precedence: flag > environment > config file > default.\n\nOptions:\n");
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        if (!(s->commands & cmd))
+            continue;
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%s %s", s->name,
+                 s->type == T_BOOL ? "[BOOL]" : s->type == T_INT ? "N" : "VALUE");
+        fprintf(out, "  %-34s %s\n", flag, s->help);
+        if (s->env)
+            fprintf(out, "  %-34s env %s, default: %s\n", "", s->env, *s->def ? s->def : "(none)");
+        else
+            fprintf(out, "  %-34s default: %s\n", "", s->def);
+    }
+    fprintf(out, "  %-34s %s\n", "--help", "Show this help");
+}

@@ -1,0 +1,38 @@
+/*
+ * config — every setting in one table (Redis config.c): name, type, bounds, default, env var,
+ * help. Each setting is a flag (--name VALUE or --name=VALUE), an environment variable
+ * (BERTH_NAME) and a config-file key (name = value); later sources win:
+ * defaults < config file < environment < flags. --help is generated from the table.
+ * The result is validated once at start and never changes afterwards.
+ */
+#ifndef BERTH_SERVER_CONFIG_H
+#define BERTH_SERVER_CONFIG_H
+
+#include <stdio.h>
+
+enum berth_command { BERTH_CMD_SERVE = 1, BERTH_CMD_FSCK = 2 };
+
+struct berth_config {
+    char config_file[1024];
+    char listen[256];
+    char data_dir[1024];
+    char log_format[8];
+    char log_level[8];
+    int auto_create_repos;
+    long long max_manifest_size;
+    long long max_header_size;
+    long long max_concurrent_uploads;
+    long long request_timeout;
+    long long drain_timeout;
+    long long threads;
+    long long max_connections;
+    int repair; /* fsck only */
+};
+
+/* Fills out from defaults, file, environment and argv (argv[0] is the first option).
+ * Returns 0, 1 when --help was printed, or -1 after printing the problem to err. */
+int berth_config_load(struct berth_config *out, enum berth_command cmd, int argc, char **argv,
+                      FILE *err);
+void berth_config_help(FILE *out, enum berth_command cmd);
+
+#endif

@@ -1,0 +1,140 @@
+#include "server/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+static int mkdir_p(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return (mkdir(buf, 0755) < 0 && errno != EEXIST) ? -1 : 0;
+}
+
+int berth_server_open(struct berth_server *s, const struct berth_config *cfg)
+{
+    char path[1200];
+    int rc;
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    s->lock_fd = -1;
+    if (mkdir_p(cfg->data_dir) < 0)
+        return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot create data directory %s: %s",
+                             cfg->data_dir, strerror(errno));
+    snprintf(path, sizeof(path), "%s/berth.lock", cfg->data_dir);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0)
+        return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot open %s: %s", path,
+                             strerror(errno));
+    /* Two processes on one data dir would each believe they own the uploads directory. */
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+        return berth_err_set(BERTH_EUNAVAILABLE, BERTH_WHAT_NONE,
+                             "data directory %s is in use by another berth process",
+                             cfg->data_dir);
+    snprintf(path, sizeof(path), "%s/meta.db", cfg->data_dir);
+    if ((rc = berth_meta_sqlite_open(&s->meta, path)) < 0)
+        return rc;
+    if ((rc = berth_blob_fs_open(&s->blobs, cfg->data_dir)) < 0)
+        return rc;
+    struct berth_registry_options ro = {
+        .auto_create_repos = cfg->auto_create_repos,
+        .manifest_max = (size_t)cfg->max_manifest_size,
+        .max_active_uploads = (int)cfg->max_concurrent_uploads,
+    };
+    berth_registry_init(&s->registry, s->meta, s->blobs, &ro);
+    s->oci.registry = &s->registry;
+    s->oci.manifest_max = (size_t)cfg->max_manifest_size;
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int berth_server_run(struct berth_server *s)
+{
+    struct berth_http_options ho = {
+        .listen = s->cfg.listen,
+        .routes = berth_oci_routes,
+        .nroutes = berth_oci_nroutes,
+        .fallback = &berth_oci_fallback,
+        .app = &s->oci,
+        .threads = (unsigned)s->cfg.threads,
+        .max_connections = (unsigned)s->cfg.max_connections,
+        .timeout_s = (unsigned)s->cfg.request_timeout,
+        .header_mem = (size_t)s->cfg.max_header_size,
+        .always_header_name = "Docker-Distribution-API-Version",
+        .always_header_value = "registry/2.0",
+    };
+    int rc = berth_http_start(&s->http, &ho);
+    if (rc < 0)
+        return rc;
+    char addr[300];
+    snprintf(addr, sizeof(addr), "%s", s->cfg.listen);
+    char *colon = strrchr(addr, ':');
+    if (colon)
+        snprintf(colon + 1, sizeof(addr) - (size_t)(colon + 1 - addr), "%u", s->http.port);
+    berth_log(BERTH_LOG_INFO, NULL, "berth %s listening on %s (data dir %s)", BERTH_VERSION, addr,
+              s->cfg.data_dir);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    berth_log(BERTH_LOG_INFO, NULL, "%s: draining %d in-flight requests (up to %llds)",
+              sig == SIGTERM ? "SIGTERM" : "SIGINT", atomic_load(&s->http.in_flight),
+              s->cfg.drain_timeout);
+    berth_http_quiesce(&s->http);
+    double deadline = now_s() + (double)s->cfg.drain_timeout;
+    while (atomic_load(&s->http.in_flight) > 0 && now_s() < deadline) {
+        struct timespec tick = {0, 20 * 1000 * 1000};
+        if (sigtimedwait(&set, NULL, &tick) > 0) {
+            berth_log(BERTH_LOG_WARN, NULL, "second signal: exiting without draining");
+            _exit(1);
+        }
+    }
+    int left = atomic_load(&s->http.in_flight);
+    if (left > 0)
+        berth_log(BERTH_LOG_WARN, NULL, "drain timeout: abandoning %d requests", left);
+    berth_http_stop(&s->http);
+    berth_log(BERTH_LOG_INFO, NULL, "stopped");
+    return 0;
+}
+
+void berth_server_close(struct berth_server *s)
+{
+    berth_http_stop(&s->http);
+    if (s->meta) {
+        berth_registry_dispose(&s->registry);
+        berth_meta_close(s->meta);
+    }
+    berth_blob_close(s->blobs);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    s->meta = NULL;
+    s->blobs = NULL;
+    s->lock_fd = -1;
+}

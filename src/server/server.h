@@ -1,0 +1,33 @@
+/*
+ * server — the long-lived state of one `berth serve` (or `berth fsck`) process: the validated
+ * config, the stores, the registry core and the HTTP daemon. This is the one place with
+ * process-wide mutable state; everything below receives what it needs as arguments.
+ */
+#ifndef BERTH_SERVER_SERVER_H
+#define BERTH_SERVER_SERVER_H
+
+#include "blob/blob.h"
+#include "http/http.h"
+#include "meta/meta.h"
+#include "oci/oci.h"
+#include "registry/registry.h"
+#include "server/config.h"
+
+struct berth_server {
+    struct berth_config cfg;
+    int lock_fd;
+    struct berth_meta *meta;
+    struct berth_blob_store *blobs;
+    struct berth_registry registry;
+    struct berth_oci_ctx oci;
+    struct berth_http http;
+};
+
+/* Locks the data directory (one process at a time) and opens the stores. */
+int berth_server_open(struct berth_server *s, const struct berth_config *cfg);
+/* Serves until SIGTERM/SIGINT, then drains. The caller must have blocked those signals in
+ * every thread (see main.c). Returns 0 after a clean drain. */
+int berth_server_run(struct berth_server *s);
+void berth_server_close(struct berth_server *s);
+
+#endif
