@@ -69,18 +69,30 @@ static int cmd_fsck(int argc, char **argv)
         return 2;
     }
     berth_server_close(&s);
-    uint64_t problems = berth_fsck_problems(&rep);
-    printf("fsck: %llu blobs checked; %llu missing, %llu corrupt, %llu orphaned blobs; "
-           "%llu dangling references; %llu bad uploads; %llu repaired\n",
-           (unsigned long long)rep.blobs_checked, (unsigned long long)rep.blobs_missing,
-           (unsigned long long)rep.blobs_corrupt, (unsigned long long)rep.blobs_orphaned,
-           (unsigned long long)rep.refs_dangling, (unsigned long long)rep.uploads_orphaned,
-           (unsigned long long)rep.repaired);
-    if (problems == 0) {
-        printf("fsck: clean\n");
+    uint64_t problems = berth_fsck_problems(&rep), garbage = berth_fsck_garbage(&rep);
+    printf("fsck: %llu blobs and %llu manifests checked; %llu missing and %llu corrupt blobs, "
+           "%llu corrupt manifests, %llu dangling references, %llu broken uploads; "
+           "%llu orphaned blobs and %llu orphaned upload files; %llu repaired\n",
+           (unsigned long long)rep.blobs_checked, (unsigned long long)rep.manifests_checked,
+           (unsigned long long)rep.blobs_missing, (unsigned long long)rep.blobs_corrupt,
+           (unsigned long long)rep.manifests_corrupt, (unsigned long long)rep.refs_dangling,
+           (unsigned long long)rep.uploads_broken, (unsigned long long)rep.orphan_blobs,
+           (unsigned long long)rep.orphan_uploads, (unsigned long long)rep.repaired);
+    if (problems > 0 && cfg.repair) {
+        printf("fsck: repaired %llu problems\n", (unsigned long long)problems);
         return 0;
     }
-    return cfg.repair ? 0 : 1;
+    if (problems == 0) {
+        if (garbage && !cfg.repair)
+            printf("fsck: clean (%llu orphaned files are reclaimable with --repair)\n",
+                   (unsigned long long)garbage);
+        else
+            printf("fsck: clean\n");
+        return 0;
+    }
+    printf("fsck: %llu problems found; run with --repair to remove them\n",
+           (unsigned long long)problems);
+    return 1;
 }
 
 int main(int argc, char **argv)

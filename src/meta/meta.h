@@ -71,6 +71,9 @@ struct berth_meta_dangling {
 typedef int (*berth_meta_blob_cb)(void *ctx, const char *digest, int64_t size);
 typedef int (*berth_meta_dangling_cb)(void *ctx, const struct berth_meta_dangling *d);
 typedef int (*berth_meta_upload_cb)(void *ctx, const char *id);
+/* fsck: one stored manifest with its bytes. */
+typedef int (*berth_meta_manifest_cb)(void *ctx, int64_t repo_id, const char *repo,
+                                      const char *digest, const char *body, size_t len);
 
 struct berth_meta_ops {
     int version;
@@ -120,6 +123,7 @@ struct berth_meta_ops {
     int (*blob_forget)(void *impl, const char *digest);
     int (*dangling_iterate)(void *impl, berth_meta_dangling_cb cb, void *ctx);
     int (*upload_iterate)(void *impl, berth_meta_upload_cb cb, void *ctx);
+    int (*manifest_iterate)(void *impl, berth_meta_manifest_cb cb, void *ctx);
 };
 
 struct berth_meta {

@@ -2,10 +2,11 @@
  * fsck: the registry's own consistency check, meant to run with the server stopped.
  *
  *  1. every blob row has bytes on disk that hash to its digest and have its size;
- *  2. every blob file has a row (a crash between rename and commit leaves bytes nobody can
- *     see; they are harmless but take space);
+ *  2. every stored manifest hashes to its digest;
  *  3. every manifest reference points at a blob linked to, or a manifest in, its repository;
- *  4. every upload row has its file and every upload file has its row.
+ *  4. every upload session still has the bytes it acknowledged.
+ * It also finds garbage: blob files without a row (a crash between rename and commit) and
+ * upload files without a session. Clients cannot see either; they only take space.
  * With repair, bad blobs are forgotten and removed, manifests that depend on missing content
  * are removed (repeatedly, so an index whose child went goes too), and orphans are deleted.
  */
@@ -15,13 +16,42 @@
 #include "core/err.h"
 #include "registry/registry.h"
 
+struct bad_manifest {
+    int64_t repo_id;
+    char digest[BERTH_DIGEST_BUF];
+};
+
 struct fsck_ctx {
     struct berth_registry *r;
     int repair;
     FILE *out;
     struct berth_fsck_report *rep;
     struct berth_strlist known; /* digests with rows, sorted (blob_iterate orders by digest) */
+    struct bad_manifest *bad;   /* corrupt manifests, repaired after the scan */
+    size_t nbad;
 };
+
+static int check_manifest(void *p, int64_t repo_id, const char *repo, const char *digest,
+                          const char *body, size_t len)
+{
+    struct fsck_ctx *c = p;
+    char got[BERTH_DIGEST_BUF];
+    c->rep->manifests_checked++;
+    berth_sha256_oneshot(body, len, got);
+    if (strcmp(got, digest) == 0)
+        return 0;
+    c->rep->manifests_corrupt++;
+    fprintf(c->out, "corrupt manifest in %s: %s is stored with bytes hashing to %s\n", repo,
+            digest, got);
+    struct bad_manifest *nb = realloc(c->bad, (c->nbad + 1) * sizeof(*nb));
+    if (!nb)
+        return berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
+    c->bad = nb;
+    nb[c->nbad].repo_id = repo_id;
+    snprintf(nb[c->nbad].digest, sizeof(nb[c->nbad].digest), "%s", digest);
+    c->nbad++;
+    return 0;
+}
 
 static int check_blob_row(void *p, const char *digest, int64_t size)
 {
@@ -62,7 +92,7 @@ static int check_blob_file(void *p, const char *digest, uint64_t size)
     const char *key = digest;
     if (bsearch(&key, c->known.items, c->known.n, sizeof(char *), cmp_str))
         return 0;
-    c->rep->blobs_orphaned++;
+    c->rep->orphan_blobs++;
     fprintf(c->out, "orphaned blob %s: %llu bytes stored but never recorded\n", digest,
             (unsigned long long)size);
     if (c->repair) {
@@ -101,7 +131,7 @@ static int check_upload_row(void *p, const char *id)
      * truncates it, so it is not a problem. Shorter means acknowledged bytes were lost. */
     if (size >= (uint64_t)u.offset)
         return 0;
-    c->rep->uploads_orphaned++;
+    c->rep->uploads_broken++;
     fprintf(c->out, "broken upload %s: %lld bytes acknowledged, %llu on disk\n", id,
             (long long)u.offset, (unsigned long long)size);
     if (c->repair) {
@@ -121,7 +151,7 @@ static int check_upload_file(void *p, const char *id)
         return 0;
     if (rc != BERTH_ENOTFOUND)
         return rc;
-    c->rep->uploads_orphaned++;
+    c->rep->orphan_uploads++;
     fprintf(c->out, "orphaned upload file %s: no upload session records it\n", id);
     if (c->repair) {
         c->r->blobs->ops->upload_remove(c->r->blobs->impl, id);
@@ -138,6 +168,14 @@ int berth_registry_fsck(struct berth_registry *r, int repair, FILE *out,
     int rc = r->meta->ops->blob_iterate(r->meta->impl, check_blob_row, &c);
     if (rc == 0)
         rc = r->blobs->ops->iterate(r->blobs->impl, check_blob_file, &c);
+    if (rc == 0)
+        rc = r->meta->ops->manifest_iterate(r->meta->impl, check_manifest, &c);
+    for (size_t i = 0; rc == 0 && repair && i < c.nbad; i++) {
+        rc = r->meta->ops->manifest_delete(r->meta->impl, c.bad[i].repo_id, c.bad[i].digest, 1);
+        if (rc == BERTH_ENOTFOUND)
+            rc = 0;
+        report->repaired++;
+    }
     /* Removing a manifest can leave its parent index dangling: repeat until nothing moves. */
     for (int round = 0; rc == 0 && round < 16; round++) {
         uint64_t before = report->refs_dangling;
@@ -150,5 +188,6 @@ int berth_registry_fsck(struct berth_registry *r, int repair, FILE *out,
     if (rc == 0)
         rc = r->blobs->ops->upload_iterate(r->blobs->impl, check_upload_file, &c);
     berth_strlist_dispose(&c.known);
+    free(c.bad);
     return rc;
 }

@@ -160,14 +160,17 @@ int berth_registry_upload_start(struct berth_registry *r, const char *repo,
     u.offset = 0;
     u.started_at = (int64_t)time(NULL);
     berth_sha256_export(&h, u.state);
-    /* The file exists from the start so a GET on the session and fsck agree with the row. */
-    struct berth_blob_writer *w;
-    if ((rc = BLOBS(r)->upload_open(BI(r), out_id, 0, &w)) < 0)
-        return rc;
-    BLOBS(r)->upload_close(w);
+    /* Row first, then the file: a crash in between leaves a session at offset 0 whose file the
+     * first write creates, never a file nobody knows about. */
     if ((rc = META(r)->upload_create(MI(r), &u)) < 0)
-        BLOBS(r)->upload_remove(BI(r), out_id);
-    return rc;
+        return rc;
+    struct berth_blob_writer *w;
+    if ((rc = BLOBS(r)->upload_open(BI(r), out_id, 0, &w)) < 0) {
+        META(r)->upload_delete(MI(r), out_id);
+        return rc;
+    }
+    BLOBS(r)->upload_close(w);
+    return 0;
 }
 
 /* Loads the session row and checks it belongs to repo. */

@@ -120,22 +120,32 @@ int berth_registry_referrers(struct berth_registry *r, const char *repo, const c
 
 /* ---- fsck ---- */
 struct berth_fsck_report {
+    /* inconsistencies: what a client could trip over */
     uint64_t blobs_checked;
-    uint64_t blobs_missing;   /* metadata row without bytes */
-    uint64_t blobs_corrupt;   /* bytes that do not hash to their name */
-    uint64_t blobs_orphaned;  /* bytes without a metadata row */
-    uint64_t refs_dangling;   /* manifest references to content that is gone */
-    uint64_t uploads_orphaned;
+    uint64_t blobs_missing;     /* metadata row without bytes */
+    uint64_t blobs_corrupt;     /* bytes that do not hash to their name or size */
+    uint64_t manifests_checked;
+    uint64_t manifests_corrupt; /* stored bytes that do not hash to the manifest's digest */
+    uint64_t refs_dangling;     /* manifest references to content that is gone */
+    uint64_t uploads_broken;    /* sessions whose acknowledged bytes are gone */
+    /* garbage: invisible to clients, left by a crash at the wrong moment; reclaimable */
+    uint64_t orphan_blobs;      /* bytes without a metadata row */
+    uint64_t orphan_uploads;    /* upload files without a session */
     uint64_t repaired;
 };
-/* Re-hashes every blob and checks every manifest reference; prints each finding to out. With
- * repair, removes what is inconsistent (and manifests that depend on it). */
+/* Re-hashes every blob and manifest and checks every manifest reference; prints each finding
+ * to out. With repair, removes what is inconsistent (and manifests that depend on it) and the
+ * garbage. Meant to run with the server stopped (the data directory lock enforces it). */
 int berth_registry_fsck(struct berth_registry *r, int repair, FILE *out,
                         struct berth_fsck_report *report);
 static inline uint64_t berth_fsck_problems(const struct berth_fsck_report *f)
 {
-    return f->blobs_missing + f->blobs_corrupt + f->blobs_orphaned + f->refs_dangling +
-           f->uploads_orphaned;
+    return f->blobs_missing + f->blobs_corrupt + f->manifests_corrupt + f->refs_dangling +
+           f->uploads_broken;
+}
+static inline uint64_t berth_fsck_garbage(const struct berth_fsck_report *f)
+{
+    return f->orphan_blobs + f->orphan_uploads;
 }
 
 #endif

@@ -49,6 +49,7 @@ enum stmt_id {
     ST_BLOB_FORGET_LINKS,
     ST_BLOB_FORGET,
     ST_DANGLING,
+    ST_MANIFEST_ALL,
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -117,6 +118,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "AND (r.kind = 0 OR NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.repo_id "
         "                  AND m.digest = r.child_digest)) "
         "ORDER BY r.repo_id, r.parent_digest",
+    [ST_MANIFEST_ALL] = "SELECT m.repo_id, r.name, m.digest, m.body FROM manifests m "
+                        "JOIN repositories r ON r.id = m.repo_id ORDER BY m.repo_id, m.digest",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -963,6 +966,27 @@ static int dangling_iterate(void *impl, berth_meta_dangling_cb cb, void *ctx)
     return rc;
 }
 
+/* Runs cb for every manifest, reading one row at a time so memory stays flat. The callback
+ * must not write through this connection (fsck collects what to repair and acts afterwards). */
+static int manifest_iterate(void *impl, berth_meta_manifest_cb cb, void *ctx)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_MANIFEST_ALL, &st);
+    if (rc < 0)
+        return rc;
+    int r = SQLITE_DONE;
+    while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = cb(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                (const char *)sqlite3_column_text(st, 2), sqlite3_column_blob(st, 3),
+                (size_t)sqlite3_column_bytes(st, 3));
+    }
+    done(st);
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = db_error(c->db, "manifest iterate");
+    return rc;
+}
+
 /* ---- lifecycle ---- */
 
 static int migrate(sqlite3 *db)
@@ -1042,6 +1066,7 @@ static const struct berth_meta_ops sqlite_ops = {
     .blob_forget = blob_forget,
     .dangling_iterate = dangling_iterate,
     .upload_iterate = upload_iterate,
+    .manifest_iterate = manifest_iterate,
 };
 
 int berth_meta_sqlite_open(struct berth_meta **out, const char *path)
