@@ -1,0 +1,2 @@
+-- wrk script: HEAD a blob (existence check, as clients do before pushing a layer).
+wrk.method = "HEAD"
