@@ -61,11 +61,16 @@ start_berth() {
     URL=http://$REG
 }
 
-# stop_berth [SIGNAL]: stops the server and waits for it (default SIGTERM).
+# stop_berth [SIGNAL]: stops the server and waits for it (default SIGTERM). After TERM or INT
+# the server must exit 0: that is a clean drain, and in sanitizer builds it also means no leak
+# or error report at exit.
 stop_berth() {
-    local sig=${1:-TERM}
+    local sig=${1:-TERM} rc=0
     kill -"$sig" "$BERTH_PID" 2>/dev/null || true
-    wait "$BERTH_PID" 2>/dev/null || true
+    wait "$BERTH_PID" 2>/dev/null || rc=$?
+    if [ "$sig" = TERM ] || [ "$sig" = INT ]; then
+        [ "$rc" -eq 0 ] || fail "berth exited with status $rc after SIG$sig"
+    fi
     BERTH_PID=
     : >"$T/berth.log.marker"
     mv "$T/berth.log" "$T/berth.$(date +%s%N).log" 2>/dev/null || true
