@@ -36,7 +36,7 @@ int berth_digest_parse(const char *s, size_t len, char out[BERTH_DIGEST_BUF])
     for (; i < len && s[i] != ':'; i++) {
         if (is_lower_alnum(s[i])) {
             need_component = 0;
-        } else if (strchr("+._-", s[i]) && !need_component) {
+        } else if (s[i] != '\0' && strchr("+._-", s[i]) && !need_component) {
             need_component = 1;
         } else {
             return berth_err_set(BERTH_EINVALID, BERTH_WHAT_DIGEST, "invalid digest algorithm");

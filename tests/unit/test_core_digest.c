@@ -53,16 +53,20 @@ static void sha256_uses_len_not_nul(void **state)
 
 static void sha256_invalid(void **state)
 {
-    assert_int_equal(parse("sha256:5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03"),
-                     BERTH_EINVALID);
-    assert_int_equal(parse("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be0A"),
-                     BERTH_EINVALID);
+    assert_int_equal(
+        parse("sha256:5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03"),
+        BERTH_EINVALID);
+    assert_int_equal(
+        parse("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be0A"),
+        BERTH_EINVALID);
     assert_int_equal(parse("sha256:" HEX64 "0"), BERTH_EINVALID);
-    assert_int_equal(parse("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be0"),
-                     BERTH_EINVALID);
+    assert_int_equal(
+        parse("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be0"),
+        BERTH_EINVALID);
     /* Right length, but 'g' is not hex. */
-    assert_int_equal(parse("sha256:g891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"),
-                     BERTH_EINVALID);
+    assert_int_equal(
+        parse("sha256:g891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"),
+        BERTH_EINVALID);
     assert_int_equal(parse(""), BERTH_EINVALID);
     assert_int_equal(berth_digest_parse(NULL, 0, NULL), BERTH_EINVALID);
     assert_int_equal(parse("sha256"), BERTH_EINVALID);
@@ -81,6 +85,15 @@ static void sha256_invalid(void **state)
     assert_int_equal(parse("blake3:"), BERTH_EINVALID);
     /* An embedded NUL is not part of any grammar. */
     assert_int_equal(berth_digest_parse("sha256:\0" HEX64, 72, NULL), BERTH_EINVALID);
+    assert_int_equal(berth_digest_parse("sha256\0:" HEX64, 72, NULL), BERTH_EINVALID);
+}
+
+static void nul_in_algorithm_invalid(void **state)
+{
+    /* A NUL byte is not a separator ([+._-]) of the algorithm grammar: the digest is malformed,
+     * not a well-formed digest of an unsupported algorithm. */
+    assert_int_equal(berth_digest_parse("a\0b:abcd", 8, NULL), BERTH_EINVALID);
+    assert_int_equal(berth_digest_parse("sha\0256:abcd", 12, NULL), BERTH_EINVALID);
 }
 
 static void invalid_sets_detail(void **state)
@@ -243,6 +256,7 @@ int main(void)
         cmocka_unit_test(sha256_valid),
         cmocka_unit_test(sha256_uses_len_not_nul),
         cmocka_unit_test(sha256_invalid),
+        cmocka_unit_test(nul_in_algorithm_invalid),
         cmocka_unit_test(invalid_sets_detail),
         cmocka_unit_test(other_algorithms_unsupported),
         cmocka_unit_test(sha512_malformed_invalid),

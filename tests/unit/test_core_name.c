@@ -29,10 +29,24 @@ static int tag(const char *s)
 static void names_valid(void **state)
 {
     const char *ok[] = {
-        "a",         "alpine",       "library/alpine", "mlops/retail-api", "a/b/c",
-        "a__b",      "a--b",         "a.b",            "a_b",              "a---b",
-        "0",         "a0/1b/c2",     "a.b/c_d/e--f",   "my.org/team__x/y", "x1-2.3_4__5",
-        "manifests", "a/blobs/tags", "v2/v2",
+        "a",
+        "alpine",
+        "library/alpine",
+        "mlops/retail-api",
+        "a/b/c",
+        "a__b",
+        "a--b",
+        "a.b",
+        "a_b",
+        "a---b",
+        "0",
+        "a0/1b/c2",
+        "a.b/c_d/e--f",
+        "my.org/team__x/y",
+        "x1-2.3_4__5",
+        "manifests",
+        "a/blobs/tags",
+        "v2/v2",
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         if (name(ok[i]) != 0)
@@ -43,10 +57,10 @@ static void names_valid(void **state)
 static void names_invalid(void **state)
 {
     const char *bad[] = {
-        "",      "../x", "a/../b", "A",    "Alpine", "a..b", "a___b", "-a",  "a-",  "a/",
-        "/a",    "a//b", ".a",     "a.",   "_a",     "a_",   "a._b",  "a-.b", "a b", "a:b",
-        "a@b",   "./a",  "a/./b",  "..",   ".",      "/",    "a\\b",  "a/-b", "a/B", "é",
-        "a\nb",  "a/_",  "a/.",    "a%2f", "a+b",
+        "",     "../x", "a/../b", "A",    "Alpine", "a..b", "a___b", "-a",   "a-",
+        "a/",   "/a",   "a//b",   ".a",   "a.",     "_a",   "a_",    "a._b", "a-.b",
+        "a b",  "a:b",  "a@b",    "./a",  "a/./b",  "..",   ".",     "/",    "a\\b",
+        "a/-b", "a/B",  "é",      "a\nb", "a/_",    "a/.",  "a%2f",  "a+b",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         berth_err_clear();
@@ -84,8 +98,8 @@ static void names_respect_len(void **state)
 
 static void tags_valid(void **state)
 {
-    const char *ok[] = {"latest", "v1.2.3", "1.0", "_", "_x", "A", "Z9", "a-b_c.d", "v1--rc..1",
-                        "0"};
+    const char *ok[] = {"latest", "v1.2.3", "1.0",     "_",         "_x",
+                        "A",      "Z9",     "a-b_c.d", "v1--rc..1", "0"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         if (tag(ok[i]) != 0)
             fail_msg("tag '%s' should be valid", ok[i]);
@@ -156,10 +170,14 @@ static void ref_invalid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(names_valid),   cmocka_unit_test(names_invalid),
-        cmocka_unit_test(names_length_limit), cmocka_unit_test(names_respect_len),
-        cmocka_unit_test(tags_valid),    cmocka_unit_test(tags_invalid),
-        cmocka_unit_test(ref_tag),       cmocka_unit_test(ref_digest),
+        cmocka_unit_test(names_valid),
+        cmocka_unit_test(names_invalid),
+        cmocka_unit_test(names_length_limit),
+        cmocka_unit_test(names_respect_len),
+        cmocka_unit_test(tags_valid),
+        cmocka_unit_test(tags_invalid),
+        cmocka_unit_test(ref_tag),
+        cmocka_unit_test(ref_digest),
         cmocka_unit_test(ref_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,7 +94,7 @@ static void range_cases(void **state)
         {"bytes=99-", 100, 0, 99, 99},
         {"bytes=-3", 100, 0, 97, 99},
         {"bytes=-100", 100, 0, 0, 99},
-        {"bytes=-1000", 100, 0, 0, 99}, /* suffix longer than the blob: the whole blob */
+        {"bytes=-1000", 100, 0, 0, 99},   /* suffix longer than the blob: the whole blob */
         {"bytes=90-200", 100, 0, 90, 99}, /* end clamped to size-1 */
         {"bytes=0-99", 100, 0, 0, 99},
         {"bytes=0-100", 100, 0, 0, 99},

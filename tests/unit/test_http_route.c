@@ -105,10 +105,10 @@ static void manifest_routes(void **state)
     expect(MANIFEST, "/v2/v2/manifests/x", "v2", "x", NULL);
     expect(MANIFEST, "/v2/a/blobs/uploads/manifests/x", "a/blobs/uploads", "x", NULL);
 
-    expect_no(MANIFEST, "/v2/manifests/latest");  /* no name */
-    expect_no(MANIFEST, "/v2/a/manifests/");      /* empty reference */
+    expect_no(MANIFEST, "/v2/manifests/latest"); /* no name */
+    expect_no(MANIFEST, "/v2/a/manifests/");     /* empty reference */
     expect_no(MANIFEST, "/v2/a/manifests");
-    expect_no(MANIFEST, "/v2/a/manifests/x/y");   /* name would have to end in "x" */
+    expect_no(MANIFEST, "/v2/a/manifests/x/y"); /* name would have to end in "x" */
     expect_no(MANIFEST, "/v2/a/manifest/x");
     expect_no(MANIFEST, "/v2/a/blobs/x");
     expect_no(MANIFEST, "/v3/a/manifests/x");
@@ -213,9 +213,9 @@ static void param_count(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(literal_routes),     cmocka_unit_test(manifest_routes),
-        cmocka_unit_test(blob_routes),        cmocka_unit_test(upload_routes),
-        cmocka_unit_test(tags_and_referrers), cmocka_unit_test(empty_name_segments),
+        cmocka_unit_test(literal_routes),       cmocka_unit_test(manifest_routes),
+        cmocka_unit_test(blob_routes),          cmocka_unit_test(upload_routes),
+        cmocka_unit_test(tags_and_referrers),   cmocka_unit_test(empty_name_segments),
         cmocka_unit_test(params_freed_on_miss), cmocka_unit_test(param_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -115,7 +115,9 @@ static int fs_remove(void *impl, const char *digest)
 static int fs_iterate(void *impl, berth_blob_iter_cb cb, void *ctx)
 {
     struct fs *fs = impl;
-    int dfd = dup(fs->blobs_fd);
+    /* A fresh open, not dup(): a dup shares the directory offset, so a second walk would start
+     * at the end and see nothing. */
+    int dfd = openat(fs->blobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return io_error("open", "blobs");
     DIR *d = fdopendir(dfd);
@@ -303,7 +305,7 @@ static int fs_upload_size(void *impl, const char *id, uint64_t *out_size)
 static int fs_upload_iterate(void *impl, int (*cb)(void *ctx, const char *id), void *ctx)
 {
     struct fs *fs = impl;
-    int dfd = dup(fs->uploads_fd);
+    int dfd = openat(fs->uploads_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
         if (dfd >= 0)
@@ -373,11 +375,12 @@ int berth_blob_fs_open(struct berth_blob_store **out, const char *dir)
     struct fs *fs = calloc(1, sizeof(*fs));
     char path[4096];
     int rc;
+    if (fs)
+        fs->blobs_fd = fs->uploads_fd = -1;
     if (!s || !fs || !(fs->root = strdup(dir))) {
         rc = berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
         goto fail;
     }
-    fs->blobs_fd = fs->uploads_fd = -1;
     snprintf(path, sizeof(path), "%s/blobs/sha256", dir);
     if (mkdir_p(path) < 0 ||
         (fs->blobs_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
