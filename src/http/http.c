@@ -348,24 +348,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&h->in_flight, 1);
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+int berth_http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
 {
     char host[256];
     const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host))
+    if (!colon || (size_t)(colon - listen) >= sizeof(host))
         return -1;
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
     char *end;
     long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535)
+    if (*end || end == colon + 1 || port < 0 || port > 65535)
         return -1;
     memset(ss, 0, sizeof(*ss));
     char *h6 = host;
     if (host[0] == '[') {
+        size_t hl = strlen(host);
+        if (hl < 3 || host[hl - 1] != ']')
+            return -1;
+        host[hl - 1] = '\0';
         h6 = host + 1;
-        h6[strlen(h6) - 1] = '\0';
     }
+    if (host[0] == '\0') /* ":5000", as Go servers spell "every interface" */
+        snprintf(host, sizeof(host), "0.0.0.0");
     struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
     if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
@@ -391,7 +396,7 @@ int berth_http_start(struct berth_http *h, const struct berth_http_options *opt)
     h->opt = *opt;
     atomic_init(&h->in_flight, 0);
     atomic_init(&h->next_id, ((unsigned long)time(NULL) & 0xffffffUL) << 32);
-    if (parse_listen(opt->listen, &ss, &sl) < 0)
+    if (berth_http_parse_listen(opt->listen, &ss, &sl) < 0)
         return berth_err_set(BERTH_EINVALID, BERTH_WHAT_NONE,
                              "invalid listen address %s (want HOST:PORT)", opt->listen);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
@@ -404,7 +409,7 @@ int berth_http_start(struct berth_http *h, const struct berth_http_options *opt)
         MHD_OPTION_CONNECTION_TIMEOUT, opt->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         opt->header_mem ? opt->header_mem : (size_t)BERTH_HEADER_MEM_DEFAULT,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_END);
     if (!h->d)
         return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot listen on %s", opt->listen);

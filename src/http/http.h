@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "core/buf.h"
@@ -123,6 +124,9 @@ void berth_req_respond_fd(struct berth_req *req, int status, const char *content
 /* HEAD: announces a Content-Length of len without a body. */
 void berth_req_respond_length(struct berth_req *req, int status, const char *content_type,
                               uint64_t len);
+
+/* Parses HOST:PORT ([v6]:PORT, "localhost" allowed) into a socket address: 0 or -1. */
+int berth_http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len);
 
 /* Matches path against pattern; on success fills params (malloc'd) and returns 1. Exposed for
  * unit tests. */

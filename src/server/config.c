@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/limits.h"
+#include "http/http.h"
 
 enum type { T_STR, T_INT, T_BOOL };
 
@@ -237,6 +238,13 @@ int berth_config_load(struct berth_config *out, enum berth_command cmd, int argc
     if (strcmp(out->log_level, "debug") && strcmp(out->log_level, "info") &&
         strcmp(out->log_level, "warn") && strcmp(out->log_level, "error")) {
         fprintf(err, "berth: log-level must be debug, info, warn or error\n");
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if ((cmd & BERTH_CMD_SERVE) && berth_http_parse_listen(out->listen, &ss, &sl) < 0) {
+        fprintf(err, "berth: listen must be HOST:PORT with a numeric IP, localhost or [IPv6], "
+                     "not '%s'\n", out->listen);
         return -1;
     }
     if (!out->data_dir[0]) {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Extra helpers for the artifact, crash-safety and operations tests. Source it after lib.sh.
 # Nothing here replaces lib.sh: it adds pushes that follow the client's request sequence,
 # byte-exact pulls, a slow raw-socket HTTP client, and a way to run a second berth process
@@ -62,20 +63,21 @@ client_push_manifest() {
 }
 
 # pull_manifest_cmp REPO REF FILE MEDIATYPE: GET with the Accept list clients send; the body
-# must be byte-identical to FILE, with the right Content-Type and digest headers. HEAD agrees.
+# must be byte-identical to FILE, with the right Content-Type and digest headers, and HEAD
+# must agree. $BODY holds the manifest afterwards.
 pull_manifest_cmp() {
     local repo=$1 ref=$2 f=$3 mt=$4 d
     d=$(sha256_of "$f")
-    req GET "/v2/$repo/manifests/$ref" -H "Accept: $ACCEPT_MANIFESTS"
-    expect_status 200 "GET manifest $repo:$ref"
-    cmp -s "$BODY" "$f" || fail "manifest $repo:$ref is not byte-identical to what was pushed"
-    expect_hdr Content-Type "$mt" "Content-Type of $repo:$ref"
-    expect_hdr Docker-Content-Digest "$d" "Docker-Content-Digest of $repo:$ref"
     req HEAD "/v2/$repo/manifests/$ref" -H "Accept: $ACCEPT_MANIFESTS"
     expect_status 200 "HEAD manifest $repo:$ref"
     expect_hdr Content-Type "$mt" "HEAD Content-Type of $repo:$ref"
     expect_hdr Content-Length "$(size_of "$f")" "HEAD Content-Length of $repo:$ref"
     expect_hdr Docker-Content-Digest "$d" "HEAD Docker-Content-Digest of $repo:$ref"
+    req GET "/v2/$repo/manifests/$ref" -H "Accept: $ACCEPT_MANIFESTS"
+    expect_status 200 "GET manifest $repo:$ref"
+    cmp -s "$BODY" "$f" || fail "manifest $repo:$ref is not byte-identical to what was pushed"
+    expect_hdr Content-Type "$mt" "Content-Type of $repo:$ref"
+    expect_hdr Docker-Content-Digest "$d" "Docker-Content-Digest of $repo:$ref"
 }
 
 # pull_blob_cmp REPO FILE: GET the blob named by FILE's digest; byte-identical, digest header.
@@ -120,18 +122,28 @@ kill9_berth() {
     stop_berth KILL
 }
 
-# A raw HTTP/1.1 client that can send a body slowly or stall half-way. Usage:
-#   slow_http METHOD PATH SIZE SECONDS [STALL]
-# sends SIZE bytes (byte i is i % 251) in 20 pieces spread over SECONDS; with STALL it sends
-# only half and then sleeps STALL seconds before closing. Writes "sending" to $T/slow.started
-# once the headers and the first piece are out, and the response status (or "closed" when the
-# server hung up) on stdout.
+# forget_berth: after the test itself waited for the server to exit, clears BERTH_PID and sets
+# its log aside (as stop_berth does) so the next start_berth reads a fresh log.
+forget_berth() {
+    BERTH_PID=
+    mv "$T/berth.log" "$T/berth.$(date +%s%N).log" 2>/dev/null || true
+}
+
+# A raw HTTP/1.1 client that can send a body slowly, stall, or wait for a go-ahead. Usage:
+#   slow_http METHOD PATH SIZE SECONDS [stall:N | gate:FILE]
+# sends SIZE bytes (byte i is i % 251) in 20 pieces spread over SECONDS. With stall:N it sends
+# only half and then waits up to N seconds for the server to hang up before closing. With
+# gate:FILE it sends half, waits (up to 60 s) until FILE exists, then sends the rest. Writes
+# "sending" to $T/slow.started once the headers and the first piece are out ("half" once half
+# is out), and prints the response status (or "closed" when the server hung up). Run in the
+# background (`slow_http ... &`), $! is the client process itself.
 slow_http() {
-    python3 - "$T/slow.started" "$PORT" "$@" <<'EOF'
-import socket, sys, time
+    if [ ! -f "$T/slow_http.py" ]; then
+        cat >"$T/slow_http.py" <<'PY'
+import os, socket, sys, time
 started = sys.argv[1]
 port, method, path, size, secs = int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6])
-stall = float(sys.argv[7]) if len(sys.argv) > 7 else None
+mode = sys.argv[7] if len(sys.argv) > 7 else ""
 body = bytes(i % 251 for i in range(size))
 s = socket.create_connection(("127.0.0.1", port))
 s.sendall(("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/octet-stream\r\n"
@@ -139,15 +151,28 @@ s.sendall(("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/oc
 pieces = 20
 step = (size + pieces - 1) // pieces
 status = "closed"
+def note(what):
+    with open(started, "w") as f:
+        f.write(what + "\n")
 try:
     for k in range(pieces):
         s.sendall(body[k * step:(k + 1) * step])
         if k == 0:
-            with open(started, "w") as f:
-                f.write("sending\n")
-        if stall is not None and k == pieces // 2:
-            time.sleep(stall)
-            sys.exit(0)
+            note("sending")
+        if k == pieces // 2 and mode:
+            note("half")
+            if mode.startswith("stall:"):
+                s.settimeout(float(mode[6:]))
+                try:
+                    while s.recv(4096):
+                        pass
+                except (socket.timeout, OSError):
+                    pass
+                sys.exit(0)
+            if mode.startswith("gate:"):
+                deadline = time.time() + 60
+                while not os.path.exists(mode[5:]) and time.time() < deadline:
+                    time.sleep(0.02)
         time.sleep(secs / pieces)
     data = b""
     while b"\r\n" not in data:
@@ -160,7 +185,12 @@ try:
 except (BrokenPipeError, ConnectionResetError):
     pass
 print(status)
-EOF
+PY
+    fi
+    if [ "$BASH_SUBSHELL" -gt 0 ]; then
+        exec python3 "$T/slow_http.py" "$T/slow.started" "$PORT" "$@"
+    fi
+    python3 "$T/slow_http.py" "$T/slow.started" "$PORT" "$@"
 }
 
 # slow_body_digest SIZE: the digest of slow_http's body of SIZE bytes.
@@ -182,7 +212,8 @@ s.close()'
 }
 
 # spawn_berth LOG PORT [serve options...]: starts `berth serve` with exactly the given options
-# (no --data-dir or --listen added), sets SPAWN_PID, and waits until 127.0.0.1:PORT answers.
+# (no --data-dir or --listen added), sets SPAWN_PID, and waits (up to 30 s) until
+# 127.0.0.1:PORT answers.
 # Returns 1 (with SPAWN_PID cleared) when the process exits before that.
 SPAWN_PIDS=()
 spawn_berth() {
@@ -191,7 +222,7 @@ spawn_berth() {
     "$BERTH_BIN" serve "$@" >>"$log" 2>&1 &
     SPAWN_PID=$!
     SPAWN_PIDS+=("$SPAWN_PID")
-    for i in $(seq 1 200); do
+    for i in $(seq 1 600); do
         if curl -s -o /dev/null "http://127.0.0.1:$port/v2/"; then return 0; fi
         if ! kill -0 "$SPAWN_PID" 2>/dev/null; then
             wait "$SPAWN_PID" 2>/dev/null || true
@@ -203,12 +234,12 @@ spawn_berth() {
     fail "berth did not answer on port $port; log: $(tail -n 5 "$log")"
 }
 
-# stop_spawned PID: SIGTERM and wait; prints the exit status.
+# stop_spawned PID: SIGTERM and wait; sets SPAWN_RC to the exit status. (Call it directly,
+# not in $(...): a subshell cannot wait for the server.)
 stop_spawned() {
-    local rc=0
+    SPAWN_RC=0
     kill -TERM "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || rc=$?
-    echo "$rc"
+    wait "$1" 2>/dev/null || SPAWN_RC=$?
 }
 
 # Spawned servers and background helpers are stopped on exit too, before lib.sh's handler.

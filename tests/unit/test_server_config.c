@@ -193,9 +193,17 @@ static void flag_spellings(void **state)
     assert_int_equal(c.threads, 9);
 
     /* A value may start with "--" when given with '='. */
-    const char *d[] = {"--listen=--weird"};
+    const char *d[] = {"--data-dir=--weird"};
     assert_int_equal(load(f, &c, BERTH_CMD_SERVE, 1, d), 0);
-    assert_string_equal(c.listen, "--weird");
+    assert_string_equal(c.data_dir, "--weird");
+
+    /* An address that cannot be bound is refused before anything touches the data dir. */
+    const char *e[] = {"--listen=--weird"};
+    assert_int_equal(load(f, &c, BERTH_CMD_SERVE, 1, e), -1);
+    const char *g[] = {"--listen=[:5000"};
+    assert_int_equal(load(f, &c, BERTH_CMD_SERVE, 1, g), -1);
+    const char *h[] = {"--listen=127.0.0.1:"};
+    assert_int_equal(load(f, &c, BERTH_CMD_SERVE, 1, h), -1);
 }
 
 static void bool_flags(void **state)
