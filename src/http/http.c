@@ -217,6 +217,7 @@ void berth_req_respond_length(struct berth_req *req, int status, const char *con
 static const struct berth_route *route_find(struct berth_http *h, struct berth_req *req)
 {
     int path_known = 0;
+    char allow[64] = "";
     for (size_t i = 0; i < h->opt.nroutes; i++) {
         const struct berth_route *rt = &h->opt.routes[i];
         char *params[BERTH_MAX_PARAMS];
@@ -225,6 +226,9 @@ static const struct berth_route *route_find(struct berth_http *h, struct berth_r
             continue;
         if (strcmp(rt->method, req->method) != 0) {
             path_known = 1;
+            if (!strstr(allow, rt->method) && strlen(allow) + strlen(rt->method) + 3 < sizeof(allow))
+                snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+                         allow[0] ? ", " : "", rt->method);
             for (int k = 0; k < n; k++)
                 free(params[k]);
             continue;
@@ -234,6 +238,8 @@ static const struct berth_route *route_find(struct berth_http *h, struct berth_r
         return rt;
     }
     req->route_miss = path_known ? 405 : 404;
+    if (path_known) /* RFC 9110: a 405 lists the methods the resource supports */
+        berth_req_add_header(req, "Allow", allow);
     return NULL;
 }
 
@@ -399,7 +405,10 @@ int berth_http_start(struct berth_http *h, const struct berth_http_options *opt)
     if (berth_http_parse_listen(opt->listen, &ss, &sl) < 0)
         return berth_err_set(BERTH_EINVALID, BERTH_WHAT_NONE,
                              "invalid listen address %s (want HOST:PORT)", opt->listen);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    /* poll(), not epoll: with libmicrohttpd 0.9.75's epoll mode a client that hangs up in the
+     * middle of a body is not noticed until the idle timeout, which keeps its upload session
+     * locked and its connection slot taken (t_bad_hangups, t_bad_upload_truncated). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(

@@ -53,7 +53,7 @@ void berth_meta_manifest_list_dispose(struct berth_meta_manifest_list *l);
 
 struct berth_meta_upload {
     char id[40];
-    int64_t repo_id;
+    char repo[256]; /* repository name; the repository may not exist yet */
     int64_t offset;
     unsigned char state[BERTH_SHA256_STATE_LEN];
     int64_t started_at;
@@ -82,7 +82,8 @@ struct berth_meta_ops {
     int (*repo_get)(void *impl, const char *name, int64_t *out_id);
     /* Creates the repository when create is set; BERTH_ENOTFOUND otherwise. */
     int (*repo_ensure)(void *impl, const char *name, int create, int64_t *out_id);
-    /* Names after `last` (NULL: from the start), at most limit, in lexical order. */
+    /* Names after `last` (NULL: from the start), at most limit, in byte order (names are
+     * lower case, so that is also the spec's case-insensitive order). */
     int (*repo_list)(void *impl, const char *last, int limit, struct berth_strlist *out);
 
     /* Records the blob globally (if new) and links it to the repository; when upload_id is

@@ -15,7 +15,7 @@ static void fallback_finish(struct berth_req *req)
     if (req->route_miss == 405)
         oci_error_code(req, 405, "UNSUPPORTED", "method not allowed on this endpoint");
     else
-        oci_error_code(req, 404, "NOT_FOUND", "no such endpoint");
+        oci_error_code(req, 404, "UNSUPPORTED", "no such endpoint");
 }
 /* Answers in start, so a body sent to an unknown endpoint is never read. */
 const struct berth_handler berth_oci_fallback = {.start = fallback_finish};

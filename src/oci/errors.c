@@ -17,7 +17,9 @@ struct oci_error_row {
     const char *code;
 };
 
-/* First match wins; rows with a specific `what` come before the catch-alls. */
+/* First match wins; rows with a specific `what` come before the catch-alls. Every code is one
+ * of the spec's fourteen ("the code field MUST be one of the following"); where none fits
+ * exactly (a busy store, an internal error) the HTTP status carries the meaning. */
 static const struct oci_error_row table[] = {
     {BERTH_EINVALID, BERTH_WHAT_NAME, 400, "NAME_INVALID"},
     {BERTH_ENOTFOUND, BERTH_WHAT_REPO, 404, "NAME_UNKNOWN"},
@@ -27,7 +29,7 @@ static const struct oci_error_row table[] = {
     {BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, 404, "BLOB_UPLOAD_UNKNOWN"},
     {BERTH_EINVALID, BERTH_WHAT_DIGEST, 400, "DIGEST_INVALID"},
     {BERTH_EUNSUPPORTED, BERTH_WHAT_DIGEST, 400, "DIGEST_INVALID"},
-    {BERTH_EINVALID, BERTH_WHAT_TAG, 400, "TAG_INVALID"},
+    {BERTH_EINVALID, BERTH_WHAT_TAG, 400, "MANIFEST_INVALID"},
     {BERTH_EINVALID, BERTH_WHAT_MANIFEST, 400, "MANIFEST_INVALID"},
     {BERTH_EUNSUPPORTED, BERTH_WHAT_MANIFEST, 400, "MANIFEST_INVALID"},
     {BERTH_ETOOBIG, BERTH_WHAT_MANIFEST, 413, "MANIFEST_INVALID"},
@@ -43,7 +45,7 @@ static const struct oci_error_row table[] = {
     {BERTH_ENOTFOUND, BERTH_WHAT_NONE, 404, "NAME_UNKNOWN"},
     {BERTH_EINVALID, BERTH_WHAT_NONE, 400, "UNSUPPORTED"},
     {BERTH_EUNSUPPORTED, BERTH_WHAT_NONE, 400, "UNSUPPORTED"},
-    {BERTH_EUNAVAILABLE, BERTH_WHAT_NONE, 503, "UNAVAILABLE"},
+    {BERTH_EUNAVAILABLE, BERTH_WHAT_NONE, 503, "TOOMANYREQUESTS"},
 };
 
 struct berth_oci_ctx *oci_ctx(struct berth_req *req)
@@ -102,7 +104,7 @@ void oci_error(struct berth_req *req, int rc)
     /* I/O, memory and anything unexpected: the detail goes to the log, not the client. */
     berth_log(BERTH_LOG_ERROR, req->id, "%s %s failed: %s (%s)", req->method, req->path,
               berth_err_name(rc), detail);
-    respond_error(req, 500, "UNKNOWN", "internal error; see the server log", NULL);
+    respond_error(req, 500, "UNSUPPORTED", "internal error; see the server log", NULL);
 }
 
 int oci_page_size(struct berth_req *req, int *out_n)
@@ -114,7 +116,8 @@ int oci_page_size(struct berth_req *req, int *out_n)
     char *end;
     long v = strtol(n, &end, 10);
     if (*n == '\0' || *end != '\0' || v < 0) {
-        oci_error_code(req, 400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative integer");
+        /* The spec's list of codes has none for a bad parameter; UNSUPPORTED is the closest. */
+        oci_error_code(req, 400, "UNSUPPORTED", "n must be a non-negative integer");
         return -1;
     }
     *out_n = v > BERTH_PAGE_MAX ? BERTH_PAGE_MAX : (int)v;

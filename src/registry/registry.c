@@ -56,6 +56,25 @@ int berth_registry_repo(struct berth_registry *r, const char *name, int for_push
     return rc;
 }
 
+/* May content be pushed to repo? Validates the name and, when the repository does not exist,
+ * whether pushes may create it — without creating it: that happens only when content is
+ * stored, so a refused push leaves no empty repository behind. */
+static int repo_pushable(struct berth_registry *r, const char *name, int64_t *out_id)
+{
+    int rc = berth_name_valid(name, strlen(name));
+    if (rc < 0)
+        return rc;
+    *out_id = 0;
+    rc = META(r)->repo_get(MI(r), name, out_id);
+    if (rc == BERTH_ENOTFOUND) {
+        if (!r->opt.auto_create_repos)
+            return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_REPO,
+                                 "repository %s not known to registry", name);
+        return 0;
+    }
+    return rc;
+}
+
 static int digest_arg(const char *digest)
 {
     return berth_digest_parse(digest, strlen(digest), NULL);
@@ -140,7 +159,7 @@ int berth_registry_upload_start(struct berth_registry *r, const char *repo,
                                 char out_id[BERTH_UPLOAD_ID_BUF])
 {
     int64_t repo_id;
-    int rc = berth_registry_repo(r, repo, 1, &repo_id);
+    int rc = repo_pushable(r, repo, &repo_id);
     if (rc < 0)
         return rc;
     unsigned char rnd[BERTH_UPLOAD_ID_LEN / 2];
@@ -156,7 +175,7 @@ int berth_registry_upload_start(struct berth_registry *r, const char *repo,
     struct berth_sha256 h;
     berth_sha256_init(&h);
     memcpy(u.id, out_id, BERTH_UPLOAD_ID_BUF);
-    u.repo_id = repo_id;
+    snprintf(u.repo, sizeof(u.repo), "%s", repo);
     u.offset = 0;
     u.started_at = (int64_t)time(NULL);
     berth_sha256_export(&h, u.state);
@@ -177,17 +196,14 @@ int berth_registry_upload_start(struct berth_registry *r, const char *repo,
 static int upload_load(struct berth_registry *r, const char *repo, const char *id,
                        struct berth_meta_upload *out)
 {
-    int64_t repo_id;
-    if (!upload_id_valid(id))
-        return unknown_upload(id);
-    if (berth_name_valid(repo, strlen(repo)) < 0)
-        return berth_name_valid(repo, strlen(repo));
-    if (META(r)->repo_get(MI(r), repo, &repo_id) < 0)
-        return unknown_upload(id);
-    int rc = META(r)->upload_get(MI(r), id, out);
+    int rc = berth_name_valid(repo, strlen(repo));
     if (rc < 0)
         return rc;
-    if (out->repo_id != repo_id)
+    if (!upload_id_valid(id))
+        return unknown_upload(id);
+    if ((rc = META(r)->upload_get(MI(r), id, out)) < 0)
+        return rc;
+    if (strcmp(out->repo, repo) != 0)
         return unknown_upload(id);
     return 0;
 }
@@ -269,7 +285,7 @@ int berth_registry_upload_begin(struct berth_registry *r, const char *repo, cons
         return rc;
     memcpy(u->id, id, BERTH_UPLOAD_ID_BUF);
     u->registered = 1;
-    u->repo_id = mu.repo_id;
+    snprintf(u->repo, sizeof(u->repo), "%s", mu.repo);
     u->offset = (uint64_t)mu.offset;
     if ((rc = berth_sha256_import(&u->hash, mu.state, sizeof(mu.state))) < 0 ||
         (rc = BLOBS(r)->upload_open(BI(r), id, u->offset, &u->w)) < 0) {
@@ -304,7 +320,7 @@ int berth_registry_upload_end(struct berth_registry *r, struct berth_upload *u)
     if (rc == 0) {
         struct berth_meta_upload mu = {0};
         memcpy(mu.id, u->id, BERTH_UPLOAD_ID_BUF);
-        mu.repo_id = u->repo_id;
+        snprintf(mu.repo, sizeof(mu.repo), "%s", u->repo);
         mu.offset = (int64_t)u->offset;
         berth_sha256_export(&u->hash, mu.state);
         rc = META(r)->upload_update(MI(r), &mu);
@@ -346,7 +362,11 @@ int berth_registry_upload_finish(struct berth_registry *r, struct berth_upload *
     /* Bytes durable and in place first; only then the row that makes them visible. */
     if ((rc = BLOBS(r)->upload_commit(BI(r), u->id, want)) < 0)
         goto fail;
-    if ((rc = META(r)->blob_link(MI(r), u->repo_id, want, (int64_t)u->offset, u->id)) < 0)
+    /* The first stored blob is what creates the repository of an auto-created push. */
+    int64_t repo_id;
+    if ((rc = berth_registry_repo(r, u->repo, 1, &repo_id)) < 0)
+        goto fail;
+    if ((rc = META(r)->blob_link(MI(r), repo_id, want, (int64_t)u->offset, u->id)) < 0)
         goto fail;
     active_remove(r, u);
     return 0;
@@ -369,8 +389,9 @@ int berth_registry_upload_cancel(struct berth_registry *r, const char *repo, con
         return rc;
     if ((rc = active_add(r, id)) < 0)
         return rc;
-    struct berth_upload u = {.registered = 1, .repo_id = mu.repo_id};
+    struct berth_upload u = {.registered = 1};
     memcpy(u.id, id, BERTH_UPLOAD_ID_BUF);
+    snprintf(u.repo, sizeof(u.repo), "%s", mu.repo);
     return berth_registry_upload_discard(r, &u);
 }
 
@@ -401,8 +422,21 @@ int berth_registry_manifest_put(struct berth_registry *r, const char *repo, cons
     }
     if ((rc = berth_manifest_parse(body, len, content_type, &m)) < 0)
         return rc;
-    if ((rc = berth_registry_repo(r, repo, 1, &repo_id)) < 0)
+    if ((rc = repo_pushable(r, repo, &repo_id)) < 0)
         goto out;
+    if (repo_id == 0) {
+        /* A new repository holds nothing a reference could point at: refuse without creating
+         * it. Only a manifest with no references (an empty index) creates the repository. */
+        if (m.nrefs > 0) {
+            rc = berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_MANIFEST_REF,
+                               "%s %s is not in this repository",
+                               m.refs[0].is_manifest ? "manifest" : "blob", m.refs[0].digest);
+            berth_err_set_subject(m.refs[0].digest);
+            goto out;
+        }
+        if ((rc = berth_registry_repo(r, repo, 1, &repo_id)) < 0)
+            goto out;
+    }
     struct berth_meta_manifest rec = {0};
     memcpy(rec.digest, out->digest, sizeof(rec.digest));
     rec.media_type = m.media_type;

@@ -65,7 +65,7 @@ int berth_registry_blob_mount(struct berth_registry *r, const char *repo, const 
 /* One request's view of an upload session: load, append, then end or abort. */
 struct berth_upload {
     char id[BERTH_UPLOAD_ID_BUF];
-    int64_t repo_id;
+    char repo[256];
     uint64_t offset; /* bytes acknowledged plus bytes appended by this request */
     struct berth_sha256 hash;
     struct berth_blob_writer *w;

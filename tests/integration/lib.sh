@@ -87,7 +87,7 @@ req() {
 
 # hdr NAME: a header of the last response (case-insensitive), without CR.
 hdr() {
-    grep -i "^$1:" "$HDRS" | tail -n 1 | cut -d' ' -f2- | tr -d '\r'
+    { grep -i "^$1:" "$HDRS" || true; } | tail -n 1 | cut -d' ' -f2- | tr -d '\r'
 }
 
 expect_status() {

@@ -71,9 +71,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LINK_IN_USE] = "SELECT parent_digest FROM manifest_refs WHERE repo_id = ?1 "
                        "AND child_digest = ?2 AND kind = 0 LIMIT 1",
     [ST_BLOB_GET] = "SELECT size FROM blobs WHERE digest = ?1",
-    [ST_UPLOAD_INSERT] = "INSERT INTO uploads(id, repo_id, offset, hash_state, started_at, "
+    [ST_UPLOAD_INSERT] = "INSERT INTO uploads(id, repo, offset, hash_state, started_at, "
                          "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    [ST_UPLOAD_GET] = "SELECT repo_id, offset, hash_state, started_at FROM uploads WHERE id = ?1",
+    [ST_UPLOAD_GET] = "SELECT repo, offset, hash_state, started_at FROM uploads WHERE id = ?1",
     [ST_UPLOAD_UPDATE] = "UPDATE uploads SET offset = ?2, hash_state = ?3, updated_at = ?4 "
                          "WHERE id = ?1",
     [ST_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
@@ -105,8 +105,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "digest = excluded.digest, updated_at = excluded.updated_at",
     [ST_TAG_GET] = "SELECT digest FROM tags WHERE repo_id = ?1 AND name = ?2",
     [ST_TAG_DELETE] = "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2",
-    [ST_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = ?1 AND name > ?2 "
-                    "ORDER BY name LIMIT ?3",
+    /* IMPLEMENTATION-OF distribution-spec: tags "MUST be in lexical order (i.e.
+     * case-insensitive alphanumeric order)"; byte order breaks ties so `last` is exact. */
+    [ST_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = ?1 "
+                    "AND (lower(name), name) > (lower(?2), ?2) "
+                    "ORDER BY lower(name), name LIMIT ?3",
     [ST_BLOB_ALL] = "SELECT digest, size FROM blobs ORDER BY digest",
     [ST_BLOB_FORGET_LINKS] = "DELETE FROM repo_blobs WHERE digest = ?1",
     [ST_BLOB_FORGET] = "DELETE FROM blobs WHERE digest = ?1",
@@ -499,7 +502,7 @@ static int upload_create(void *impl, const struct berth_meta_upload *u)
     if (rc < 0)
         return rc;
     bind_text(st, 1, u->id);
-    sqlite3_bind_int64(st, 2, u->repo_id);
+    bind_text(st, 2, u->repo);
     sqlite3_bind_int64(st, 3, u->offset);
     sqlite3_bind_blob(st, 4, u->state, sizeof(u->state), SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, u->started_at);
@@ -518,7 +521,7 @@ static int upload_get(void *impl, const char *id, struct berth_meta_upload *out)
     if (r == SQLITE_ROW) {
         memset(out, 0, sizeof(*out));
         snprintf(out->id, sizeof(out->id), "%s", id);
-        out->repo_id = sqlite3_column_int64(st, 0);
+        snprintf(out->repo, sizeof(out->repo), "%s", (const char *)sqlite3_column_text(st, 0));
         out->offset = sqlite3_column_int64(st, 1);
         int n = sqlite3_column_bytes(st, 2);
         if (n == (int)sizeof(out->state)) {

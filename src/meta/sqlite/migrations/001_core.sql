@@ -60,10 +60,14 @@ CREATE TABLE tags (
     FOREIGN KEY (repo_id, digest) REFERENCES manifests(repo_id, digest) ON DELETE CASCADE
 ) WITHOUT ROWID;
 CREATE INDEX tags_digest ON tags(repo_id, digest);
+-- tags/list order: the spec asks for lexical, case-insensitive order; ties by byte order.
+CREATE INDEX tags_order ON tags(repo_id, lower(name), name);
 
+-- An upload names its repository rather than pointing at a row: the repository is created
+-- only when content is stored, so a refused or abandoned push leaves no empty repository.
 CREATE TABLE uploads (
     id          TEXT PRIMARY KEY,
-    repo_id     INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+    repo        TEXT NOT NULL,
     offset      INTEGER NOT NULL,
     hash_state  BLOB NOT NULL,
     started_at  INTEGER NOT NULL,
