@@ -29,11 +29,13 @@ struct berth_blob_ops {
     int (*iterate)(void *impl, berth_blob_iter_cb cb, void *ctx);
 
     /* Opens upload `id` for appending at `offset`, creating it when offset is 0 and discarding
-     * any bytes past offset (left by a chunk that was never acknowledged). */
+     * any bytes past offset (left by a chunk that was never acknowledged). BERTH_ENOTFOUND when
+     * the upload has fewer than `offset` bytes (lost in a power failure). */
     int (*upload_open)(void *impl, const char *id, uint64_t offset,
                        struct berth_blob_writer **out);
     int (*upload_write)(struct berth_blob_writer *w, const void *data, size_t len);
-    /* Makes everything written so far durable. */
+    /* Makes everything written so far durable (commit does it anyway; for callers that need
+     * a durable point in the middle of an upload). */
     int (*upload_sync)(struct berth_blob_writer *w);
     void (*upload_close)(struct berth_blob_writer *w);
     /* Durably moves the upload's bytes under `digest`. If the blob already exists the upload is

@@ -173,7 +173,8 @@ static int fs_upload_open(void *impl, const char *id, uint64_t offset,
     struct stat st;
     if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < offset) {
         close(fd);
-        return berth_err_set(BERTH_EIO, BERTH_WHAT_UPLOAD, "upload %s lost acknowledged bytes", id);
+        return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD,
+                             "upload %s lost acknowledged bytes; restart it", id);
     }
     /* Bytes past the acknowledged offset belong to a chunk that failed: drop them. */
     if ((uint64_t)st.st_size > offset && ftruncate(fd, (off_t)offset) < 0) {

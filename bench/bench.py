@@ -1,0 +1,936 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of Berth and the reference registry (CNCF distribution 2.8).
+
+Started by bench/run, which installs the tools and builds Berth. This program starts every
+server it measures (Berth, docker-registry, nginx) on 127.0.0.1 with fresh data directories
+under the work directory, runs the same client against each, prints one table, and stops
+everything it started. It exits non-zero only when something fails (a request that does not
+answer as the API says, a server that does not start), never because of a timing.
+"""
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import random
+import re
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+MIB = 1024 * 1024
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+class Procs:
+    """Every process this run starts, so that each one, and only those, can be stopped."""
+
+    def __init__(self, pidfile):
+        self.pidfile = pidfile
+        self.live = []
+
+    def spawn(self, argv, logpath, env=None):
+        out = open(logpath, "ab")
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env=env, start_new_session=True)
+        out.close()
+        self.live.append(p)
+        with open(self.pidfile, "a") as f:
+            f.write(f"{p.pid}\n")
+        return p
+
+    def stop(self, p, timeout=15):
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        if p in self.live:
+            self.live.remove(p)
+
+    def stop_all(self):
+        for p in list(self.live):
+            try:
+                self.stop(p, timeout=5)
+            except Exception:
+                pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def probe(port):
+    """True when GET /v2/ answers 200 (False while the port is closed)."""
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    except OSError:
+        return False
+    try:
+        s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        data = s.recv(64)
+        return data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200")
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def proc_status(pid, key):
+    """A /proc/PID/status field in KiB (VmRSS, VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise BenchError(f"no {key} for pid {pid}")
+
+
+def pss(pid):
+    """Proportional set size in KiB: shared library pages divided among their users."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    raise BenchError(f"no Pss for pid {pid}")
+
+
+# ---------------------------------------------------------------- servers
+
+class Server:
+    def __init__(self, kind, name, proc, port, logpath):
+        self.kind, self.name, self.proc, self.port, self.logpath = kind, name, proc, port, logpath
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.work = args.work
+        self.procs = Procs(os.path.join(self.work, "pids"))
+        self.results = {}  # metric -> {"berth": v, "reference": v, ...}
+        self.notes = []
+
+    # --- starting servers
+
+    def start_registry(self, kind, tag):
+        port = free_port()
+        data = os.path.join(self.work, "data", tag)
+        os.makedirs(data)
+        logpath = os.path.join(self.work, f"{tag}.log")
+        if kind == "berth":
+            argv = [self.a.berth, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
+                    "--log-level", "warn"]
+        else:
+            cfg = os.path.join(self.work, f"{tag}.config.yml")
+            with open(cfg, "w") as f:
+                f.write(REGISTRY_CONFIG.format(root=data, port=port))
+            argv = [self.a.registry, "serve", cfg]
+        t0 = time.perf_counter()
+        p = self.procs.spawn(argv, logpath)
+        deadline = t0 + 30
+        while True:
+            if probe(port):
+                break
+            if p.poll() is not None:
+                raise BenchError(f"{kind} exited with {p.returncode} before answering /v2/; "
+                                 f"log:\n{tail(logpath)}")
+            if time.perf_counter() > deadline:
+                raise BenchError(f"{kind} did not answer /v2/ within 30 s; log:\n{tail(logpath)}")
+            time.sleep(0.0002)
+        return Server(kind, tag, p, port, logpath), time.perf_counter() - t0
+
+    def start_nginx(self, root):
+        port = free_port()
+        prefix = os.path.join(self.work, "nginx")
+        os.makedirs(os.path.join(prefix, "tmp"), exist_ok=True)
+        conf = os.path.join(prefix, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONFIG.format(prefix=prefix, port=port, root=root))
+        logpath = os.path.join(self.work, "nginx.log")
+        p = self.procs.spawn([self.a.nginx, "-p", prefix, "-c", conf], logpath)
+        deadline = time.time() + 15
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("HEAD", "/big.bin")
+                r = c.getresponse()
+                r.read()
+                c.close()
+                if r.status != 200:
+                    raise BenchError(f"nginx answered {r.status} for /big.bin")
+                break
+            except OSError:
+                pass
+            if p.poll() is not None:
+                raise BenchError(f"nginx exited with {p.returncode}; log:\n{tail(logpath)}")
+            if time.time() > deadline:
+                raise BenchError("nginx did not start within 15 s")
+            time.sleep(0.01)
+        return Server("nginx", "nginx", p, port, logpath)
+
+    def record(self, metric, who, value):
+        self.results.setdefault(metric, {})[who] = value
+
+    # --- the run
+
+    def run(self):
+        a = self.a
+        reps = a.reps
+        log(f"work directory: {self.work}")
+
+        # 1. cold start, before anything else runs
+        for kind in ("berth", "reference"):
+            times = []
+            for i in range(5):
+                srv, t = self.start_registry(kind, f"cold-{kind}-{i}")
+                times.append(t)
+                self.procs.stop(srv.proc)
+            self.record("cold_start_ms", kind, statistics.median(times) * 1000)
+            log(f"cold start {kind}: " + ", ".join(f"{t * 1000:.1f}" for t in times) + " ms")
+
+        # 2. the big blob, and the two registries under test
+        big = os.path.join(self.work, "static", "big.bin")
+        os.makedirs(os.path.dirname(big))
+        with open(big, "wb") as f:
+            for _ in range(a.big_mib):
+                f.write(os.urandom(MIB))
+        # nginx's workers do not run as root: let them reach the file
+        for path, mode in ((self.work, 0o755), (os.path.dirname(big), 0o755), (big, 0o644)):
+            os.chmod(path, mode)
+        size = a.big_mib * MIB
+
+        srv = {}
+        for kind in ("berth", "reference"):
+            srv[kind], _ = self.start_registry(kind, kind)
+        time.sleep(1.0)
+        for kind, s in srv.items():
+            self.record("idle_rss_mib", kind, proc_status(s.proc.pid, "VmRSS") / 1024)
+            self.record("idle_anon_mib", kind, proc_status(s.proc.pid, "RssAnon") / 1024)
+            self.record("idle_pss_mib", kind, pss(s.proc.pid) / 1024)
+        nginx = self.start_nginx(os.path.dirname(big))
+
+        # 3. big pushes: a fresh blob (distinct first bytes) for every attempt, same bytes for both
+        fd = os.open(big, os.O_RDWR)
+        try:
+            for r in range(reps):
+                for push in ("post_digest", "mono", "chunked"):
+                    digest = set_variant(fd, size, f"{push}-{r}")
+                    for kind in ("berth", "reference"):
+                        if push == "post_digest" and kind != "berth":
+                            continue
+                        c = Client(srv[kind].port)
+                        t0 = time.perf_counter()
+                        if push == "mono":
+                            push_post_put(c, "bench", fd, 0, size, digest)
+                        elif push == "chunked":
+                            push_chunked(c, "bench", fd, size, a.chunk_mib * MIB, digest)
+                        else:
+                            push_post_digest(c, "bench", fd, size, digest)
+                        dt = time.perf_counter() - t0
+                        check_blob(c, "bench", digest, size)
+                        c.close()
+                        self.record(f"push_{push}_runs", kind,
+                                    self.results.get(f"push_{push}_runs", {}).get(kind, []) +
+                                    [size / MIB / dt])
+                        log(f"push {push} {kind} #{r + 1}: {size / MIB / dt:.0f} MiB/s")
+                # the disk's own ceiling: copy the same bytes to a new file and fsync it
+                mibs = disk_copy(fd, size, os.path.join(self.work, "data", "disk-copy"))
+                self.record("push_disk_runs", "disk",
+                            self.results.get("push_disk_runs", {}).get("disk", []) + [mibs])
+                log(f"local copy + fsync #{r + 1}: {mibs:.0f} MiB/s")
+            pull_digest = digest  # the last chunked push: in both registries, and the file on disk
+        finally:
+            os.close(fd)
+        for push in ("mono", "chunked", "post_digest", "disk"):
+            for kind, runs in self.results[f"push_{push}_runs"].items():
+                self.record(f"push_{push}_mibs", kind, statistics.median(runs))
+
+        # 4. pull: verify the bytes once (also warms the page cache), then time it
+        want = sha256_file(big)
+        if "sha256:" + want != pull_digest:
+            raise BenchError("local digest mismatch")
+        urls = {k: f"{s.base}/v2/bench/blobs/{pull_digest}" for k, s in srv.items()}
+        urls["nginx"] = f"{nginx.base}/big.bin"
+        for who, url in urls.items():
+            got = curl_sha256(url)
+            if got != want:
+                raise BenchError(f"{who}: pulled blob has sha256 {got}, expected {want}")
+        for streams in (1, a.streams):
+            runs = {}
+            for r in range(reps):
+                for who, url in urls.items():
+                    mibs = curl_pull(url, size, streams)
+                    runs.setdefault(who, []).append(mibs)
+                    log(f"pull x{streams} {who} #{r + 1}: {mibs:.0f} MiB/s")
+            for who, v in runs.items():
+                self.record(f"pull{streams}_mibs", who, statistics.median(v))
+                self.record(f"pull{streams}_runs", who, v)
+
+        # 5. a small image in "bench" whose layer is the big blob: manifest GET, blob HEAD
+        cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                          "rootfs": {"type": "layers", "diff_ids": [pull_digest]}}).encode()
+        cfg_digest = sha(cfg)
+        man = manifest(cfg_digest, len(cfg), [(pull_digest, size)])
+        for kind, s in srv.items():
+            c = Client(s.port)
+            upload_small(c, "bench", cfg, cfg_digest)
+            put_manifest(c, "bench", "latest", man)
+            st, hdr, body = c.req("GET", "/v2/bench/manifests/latest", {"Accept": OCI_MANIFEST})
+            if st != 200 or body != man:
+                raise BenchError(f"{kind}: GET manifest answered {st} / different bytes")
+            c.close()
+        for kind, s in srv.items():
+            rps, p99 = self.wrk(f"{s.base}/v2/bench/manifests/latest", "manifest.lua", kind)
+            self.record("manifest_get_rps", kind, rps)
+            self.record("manifest_get_p99_ms", kind, p99)
+            log(f"manifest GET {kind}: {rps:.0f} req/s, p99 {p99:.2f} ms")
+        for kind, s in srv.items():
+            # wrk cannot do HEAD (it waits for the body the Content-Length announces): ab can
+            rps, p99 = self.ab_head(f"{s.base}/v2/bench/blobs/{pull_digest}")
+            self.record("blob_head_rps", kind, rps)
+            self.record("blob_head_p99_ms", kind, p99)
+            log(f"blob HEAD {kind}: {rps:.0f} req/s, p99 {p99:.2f} ms")
+
+        # 6. 200 small, unique images with 8 workers
+        rng = random.Random(1)
+        images = []
+        for i in range(a.images):
+            layer = rng.randbytes(a.layer_bytes)
+            ld = sha(layer)
+            cfg = json.dumps({"architecture": "amd64", "os": "linux", "created": f"image {i}",
+                              "rootfs": {"type": "layers", "diff_ids": [ld]}}).encode()
+            cd = sha(cfg)
+            images.append((f"i{i:04d}", cfg, cd, layer, ld, manifest(cd, len(cfg), [(ld, len(layer))])))
+
+        def push_image(c, item):
+            tag, cfg, cd, layer, ld, man = item
+            upload_small(c, "small", cfg, cd)
+            upload_small(c, "small", layer, ld)
+            put_manifest(c, "small", tag, man)
+
+        for kind, s in srv.items():
+            dt = parallel(s.port, images, push_image, a.workers)
+            self.record("small_push_ips", kind, a.images / dt)
+            self.record("small_push_s", kind, dt)
+            log(f"{a.images} image pushes {kind}: {dt:.2f} s, {a.images / dt:.1f} images/s")
+
+        # 7. tags/list of a repository with 5000 tags
+        layer = rng.randbytes(a.layer_bytes)
+        ld = sha(layer)
+        cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                          "rootfs": {"type": "layers", "diff_ids": [ld]}}).encode()
+        cd = sha(cfg)
+        tman = manifest(cd, len(cfg), [(ld, len(layer))])
+        tags = [f"t{i:05d}" for i in range(a.tags)]
+        for kind, s in srv.items():
+            c = Client(s.port)
+            upload_small(c, "tags", cfg, cd)
+            upload_small(c, "tags", layer, ld)
+            c.close()
+            dt = parallel(s.port, tags, lambda c, t: put_manifest(c, "tags", t, tman), a.workers)
+            self.record("tag_put_rps", kind, a.tags / dt)
+            log(f"{a.tags} tag PUTs {kind}: {dt:.2f} s, {a.tags / dt:.0f} req/s")
+            c = Client(s.port)
+            st, _, body = c.req("GET", f"/v2/tags/tags/list?n={a.tags}")
+            c.close()
+            if st != 200:
+                raise BenchError(f"{kind}: tags/list answered {st}: {body[:300]!r}")
+            got = json.loads(body).get("tags") or []
+            if sorted(got) != tags:
+                raise BenchError(f"{kind}: tags/list returned {len(got)} tags, expected {a.tags}")
+        for kind, s in srv.items():
+            rps, p99 = self.wrk(f"{s.base}/v2/tags/tags/list?n={a.tags}", None, kind)
+            self.record("tags_list_rps", kind, rps)
+            self.record("tags_list_p99_ms", kind, p99)
+            log(f"tags/list {kind}: {rps:.0f} req/s, p99 {p99:.2f} ms")
+
+        # 8. catalog of 2000 repositories, one small image each
+        repos = [f"cat/r{i:04d}" for i in range(a.repos)]
+
+        def push_repo(c, repo):
+            upload_small(c, repo, cfg, cd)
+            upload_small(c, repo, layer, ld)
+            put_manifest(c, repo, "latest", tman)
+
+        for kind, s in srv.items():
+            dt = parallel(s.port, repos, push_repo, a.workers)
+            self.record("repo_push_ips", kind, a.repos / dt)
+            log(f"{a.repos} repositories {kind}: {dt:.2f} s")
+        for kind, s in srv.items():
+            c = Client(s.port)
+            lat = []
+            path = f"/v2/_catalog?n={a.repos}"
+            t_end = time.perf_counter() + a.catalog_seconds
+            while len(lat) < 5 or (len(lat) < a.catalog_requests and time.perf_counter() < t_end):
+                t0 = time.perf_counter()
+                st, _, body = c.req("GET", path)
+                lat.append(time.perf_counter() - t0)
+                if st != 200:
+                    raise BenchError(f"{kind}: catalog answered {st}: {body[:300]!r}")
+                if len(lat) == 1:
+                    got = json.loads(body).get("repositories") or []
+                    if len(got) != a.repos or not set(repos[:a.repos - 3]) <= set(got):
+                        raise BenchError(f"{kind}: catalog returned {len(got)} repositories")
+            c.close()
+            self.record("catalog_mean_ms", kind, statistics.mean(lat) * 1000)
+            self.record("catalog_p99_ms", kind, percentile(lat, 99) * 1000)
+            log(f"catalog {kind}: {len(lat)} requests, mean {statistics.mean(lat) * 1000:.2f} ms")
+
+        # 9. memory at the end
+        for kind, s in srv.items():
+            if s.proc.poll() is not None:
+                raise BenchError(f"{kind} died during the run; log:\n{tail(s.logpath)}")
+            self.record("peak_rss_mib", kind, proc_status(s.proc.pid, "VmHWM") / 1024)
+            self.record("end_rss_mib", kind, proc_status(s.proc.pid, "VmRSS") / 1024)
+        for kind, s in srv.items():
+            self.procs.stop(s.proc)
+            if kind == "berth" and s.proc.returncode not in (0, -signal.SIGTERM):
+                raise BenchError(f"berth exited with {s.proc.returncode} on SIGTERM")
+        self.procs.stop(nginx.proc)
+        self.server_logs = {k: s.logpath for k, s in srv.items()}
+
+    def ab_head(self, url):
+        """HEAD requests/s and p99 (ms) with ApacheBench: keep-alive, same concurrency as wrk."""
+        argv = [self.a.ab, "-k", "-i", "-q", "-c", str(self.a.wrk_conns),
+                "-t", str(self.a.wrk_seconds), "-n", "100000000", url]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=self.a.wrk_seconds + 60)
+        out = p.stdout
+        if p.returncode != 0:
+            raise BenchError(f"ab failed ({p.returncode}): {p.stderr}{out}")
+        for pat in (r"Failed requests:\s*(\d+)", r"Non-2xx responses:\s*(\d+)"):
+            m = re.search(pat, out)
+            if m and int(m.group(1)):
+                raise BenchError(f"ab {url}: {m.group(0)}\n{out}")
+        rps = float(re.search(r"Requests per second:\s*([\d.]+)", out).group(1))
+        p99 = float(re.search(r"^\s*99%\s+(\d+)", out, re.M).group(1))
+        return rps, p99
+
+    def wrk(self, url, script, kind):
+        argv = [self.a.wrk, "-c", str(self.a.wrk_conns), "-t", str(self.a.wrk_threads),
+                "-d", f"{self.a.wrk_seconds}s", "--latency"]
+        if script:
+            argv += ["-s", os.path.join(HERE, script)]
+        argv.append(url)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=self.a.wrk_seconds + 60)
+        out = p.stdout
+        if p.returncode != 0:
+            raise BenchError(f"wrk failed ({p.returncode}): {p.stderr}{out}")
+        m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+        if m:
+            raise BenchError(f"wrk {url}: {m.group(1)} non-2xx responses\n{out}")
+        m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+        if m:
+            c, r, w, t = map(int, m.groups())
+            if c or r or w:
+                raise BenchError(f"wrk {url}: socket errors\n{out}")
+            if t:
+                path = urllib.parse.urlsplit(url)
+                self.notes.append(f"{kind}: wrk {path.path}{'?' + path.query if path.query else ''}: "
+                                  f"{t} requests timed out (took over 2 s)")
+        rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
+        m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[m.group(2)]
+        return rps, p99
+
+
+# ---------------------------------------------------------------- the HTTP client
+
+class Client:
+    """One keep-alive HTTP/1.1 connection; bodies from files go out with sendfile(2)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def close(self):
+        self.conn.close()
+
+    def req(self, method, path, headers=None, body=None):
+        h = dict(headers or {})
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = b""
+        self.conn.request(method, path, body=body, headers=h)
+        r = self.conn.getresponse()
+        data = r.read()
+        return r.status, r.headers, data
+
+    def req_file(self, method, path, fd, offset, count, headers=None):
+        c = self.conn
+        c.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in (headers or {}).items():
+            c.putheader(k, v)
+        c.putheader("Content-Length", str(count))
+        c.endheaders()
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            sent = c.sock.sendfile(f, offset, count)  # sendfile(2), waiting out EAGAIN
+        if sent != count:
+            raise BenchError(f"sent {sent} of {count} bytes")
+        r = c.getresponse()
+        data = r.read()
+        return r.status, r.headers, data
+
+
+def loc_path(headers):
+    loc = headers.get("Location")
+    if not loc:
+        raise BenchError("response without Location")
+    u = urllib.parse.urlsplit(loc)
+    return u.path + ("?" + u.query if u.query else "")
+
+
+def with_digest(path, digest):
+    return path + ("&" if "?" in path else "?") + "digest=" + digest
+
+
+def expect(st, want, what, body=b""):
+    if st != want:
+        raise BenchError(f"{what}: expected {want}, got {st}: {body[:300]!r}")
+
+
+def start_upload(c, repo):
+    st, h, body = c.req("POST", f"/v2/{repo}/blobs/uploads/")
+    expect(st, 202, f"POST /v2/{repo}/blobs/uploads/", body)
+    return loc_path(h)
+
+
+def push_post_put(c, repo, fd, offset, size, digest):
+    """POST to open an upload, then PUT ?digest= with the whole blob."""
+    loc = start_upload(c, repo)
+    st, h, body = c.req_file("PUT", with_digest(loc, digest), fd, offset, size,
+                             {"Content-Type": "application/octet-stream"})
+    expect(st, 201, "PUT ?digest= (monolithic)", body)
+
+
+def push_post_digest(c, repo, fd, size, digest):
+    """One request: POST ?digest= with the whole blob."""
+    st, h, body = c.req_file("POST", f"/v2/{repo}/blobs/uploads/?digest={digest}", fd, 0, size,
+                             {"Content-Type": "application/octet-stream"})
+    expect(st, 201, "POST ?digest=", body)
+
+
+def push_chunked(c, repo, fd, size, chunk, digest):
+    loc = start_upload(c, repo)
+    off = 0
+    while off < size:
+        n = min(chunk, size - off)
+        st, h, body = c.req_file("PATCH", loc, fd, off, n,
+                                 {"Content-Type": "application/octet-stream",
+                                  "Content-Range": f"{off}-{off + n - 1}"})
+        expect(st, 202, f"PATCH {off}-{off + n - 1}", body)
+        loc = loc_path(h)
+        off += n
+    st, h, body = c.req("PUT", with_digest(loc, digest), {"Content-Length": "0"})
+    expect(st, 201, "PUT ?digest= (close chunked)", body)
+
+
+def upload_small(c, repo, data, digest):
+    loc = start_upload(c, repo)
+    st, h, body = c.req("PUT", with_digest(loc, digest), {"Content-Type": "application/octet-stream"},
+                        data)
+    expect(st, 201, f"PUT blob {digest[:19]} to {repo}", body)
+
+
+def put_manifest(c, repo, ref, man):
+    st, h, body = c.req("PUT", f"/v2/{repo}/manifests/{ref}", {"Content-Type": OCI_MANIFEST}, man)
+    expect(st, 201, f"PUT /v2/{repo}/manifests/{ref}", body)
+
+
+def check_blob(c, repo, digest, size):
+    st, h, body = c.req("HEAD", f"/v2/{repo}/blobs/{digest}")
+    expect(st, 200, f"HEAD blob {digest}")
+    if int(h.get("Content-Length", -1)) != size:
+        raise BenchError(f"HEAD blob {digest}: Content-Length {h.get('Content-Length')}, want {size}")
+
+
+def manifest(cfg_digest, cfg_size, layers):
+    return json.dumps({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": cfg_digest, "size": cfg_size},
+        "layers": [{"mediaType": OCI_LAYER, "digest": d, "size": n} for d, n in layers],
+    }, separators=(",", ":")).encode()
+
+
+def parallel(port, items, fn, workers):
+    """Runs fn(client, item) over items with `workers` threads, one connection each; seconds."""
+    shards = [items[i::workers] for i in range(workers)]
+    errors = []
+
+    def work(shard):
+        c = Client(port)
+        try:
+            for it in shard:
+                if errors:
+                    return
+                fn(c, it)
+        except Exception as e:  # the first failure stops the others
+            errors.append(e)
+        finally:
+            c.close()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(s,)) for s in shards]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    dt = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return dt
+
+
+# ---------------------------------------------------------------- pulls
+
+def curl_sha256(url):
+    curl = subprocess.Popen(["curl", "-sSf", url], stdout=subprocess.PIPE)
+    h = hashlib.sha256()
+    while True:
+        b = curl.stdout.read(4 * MIB)
+        if not b:
+            break
+        h.update(b)
+    if curl.wait(timeout=120) != 0:
+        raise BenchError(f"curl {url} failed")
+    return h.hexdigest()
+
+
+def curl_pull(url, size, streams):
+    """Aggregate MiB/s of `streams` concurrent `curl -o /dev/null` of the same URL."""
+    argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url]
+    t0 = time.perf_counter()
+    ps = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(streams)]
+    outs = [p.communicate(timeout=300)[0] for p in ps]
+    dt = time.perf_counter() - t0
+    for p, out in zip(ps, outs):
+        if p.returncode != 0 or out.split() != ["200", str(size)]:
+            raise BenchError(f"pull {url}: curl exit {p.returncode}, got '{out}'")
+    return streams * size / MIB / dt
+
+
+# ---------------------------------------------------------------- helpers
+
+def sha(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(4 * MIB)
+            if not b:
+                return h.hexdigest()
+            h.update(b)
+
+
+def set_variant(fd, size, label):
+    """Makes the big file a new blob by rewriting its first 32 bytes; returns its digest."""
+    os.pwrite(fd, label.encode().ljust(32, b"\0")[:32], 0)
+    h = hashlib.sha256()
+    off = 0
+    while off < size:
+        b = os.pread(fd, min(8 * MIB, size - off), off)
+        h.update(b)
+        off += len(b)
+    return "sha256:" + h.hexdigest()
+
+
+def disk_copy(fd, size, path):
+    """MiB/s of writing the big file to a new file in 1 MiB writes, then fsync: what any
+    server that stores a pushed blob durably has to do at least."""
+    buf = bytearray(MIB)
+    t0 = time.perf_counter()
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        off = 0
+        while off < size:
+            n = os.preadv(fd, [buf], off)
+            os.write(out, memoryview(buf)[:n])
+            off += n
+        os.fsync(out)
+    finally:
+        os.close(out)
+    dt = time.perf_counter() - t0
+    os.unlink(path)
+    return size / MIB / dt
+
+
+def cpu_busy_seconds():
+    """CPU seconds spent not idle, over all CPUs, since boot (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    busy = v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(xs, p):
+    s = sorted(xs)
+    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def tail(path, n=30):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+REGISTRY_CONFIG = """\
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:{port}
+  secret: berth-bench-not-a-secret
+catalog:
+  maxentries: 10000
+"""
+
+NGINX_CONFIG = """\
+daemon off;
+worker_processes auto;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    default_type application/octet-stream;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
+
+
+# ---------------------------------------------------------------- the table
+
+ROWS = [
+    # key, label, unit, higher is better, fmt, throughput target
+    ("push_mono_mibs", "push {big} MiB, POST + PUT ?digest= (monolithic)", "MiB/s", True, "{:.0f}", True),
+    ("push_post_digest_mibs", "push {big} MiB, single POST ?digest=", "MiB/s", True, "{:.0f}", False),
+    ("push_chunked_mibs", "push {big} MiB, {chunk} MiB PATCH chunks + PUT", "MiB/s", True, "{:.0f}", True),
+    ("pull1_mibs", "pull {big} MiB, 1 stream", "MiB/s", True, "{:.0f}", True),
+    ("pull16_mibs", "pull {big} MiB, {streams} streams (aggregate)", "MiB/s", True, "{:.0f}", True),
+    ("manifest_get_rps", "manifest GET (wrk -c{conns})", "req/s", True, "{:.0f}", True),
+    ("manifest_get_p99_ms", "manifest GET p99 latency", "ms", False, "{:.2f}", False),
+    ("blob_head_rps", "blob HEAD (ab -k -c{conns})", "req/s", True, "{:.0f}", True),
+    ("blob_head_p99_ms", "blob HEAD p99 latency (ab: whole ms)", "ms", False, "{:.2f}", False),
+    ("small_push_ips", "{images} small image pushes, {workers} workers", "images/s", True, "{:.1f}", True),
+    ("small_push_s", "{images} small image pushes, total time", "s", False, "{:.2f}", False),
+    ("tag_put_rps", "manifest PUT under a new tag, {workers} workers", "req/s", True, "{:.0f}", True),
+    ("tags_list_rps", "tags/list, {tags} tags (wrk -c{conns})", "req/s", True, "{:.1f}", True),
+    ("tags_list_p99_ms", "tags/list p99 latency", "ms", False, "{:.1f}", False),
+    ("repo_push_ips", "one-image repository creation, {workers} workers", "repos/s", True, "{:.1f}", True),
+    ("catalog_mean_ms", "catalog ?n={repos}, mean latency (1 client)", "ms", False, "{:.2f}", False),
+    ("catalog_p99_ms", "catalog ?n={repos}, p99 latency (1 client)", "ms", False, "{:.2f}", False),
+    ("idle_rss_mib", "idle RSS (VmRSS) 1 s after start", "MiB", False, "{:.1f}", False),
+    ("idle_anon_mib", "idle RssAnon (anonymous memory only)", "MiB", False, "{:.1f}", False),
+    ("idle_pss_mib", "idle PSS (shared pages divided among users)", "MiB", False, "{:.1f}", False),
+    ("peak_rss_mib", "peak RSS (VmHWM) at the end", "MiB", False, "{:.1f}", False),
+    ("cold_start_ms", "cold start to first 200 on /v2/ (median of 5)", "ms", False, "{:.1f}", False),
+]
+
+
+def render(b, a):
+    res = b.results
+    lines = []
+    lines.append(f"| metric | unit | berth | reference | ratio | ratio is |")
+    lines.append("|---|---|---:|---:|---:|---|")
+    summary = []
+    names = {"big": a.big_mib, "chunk": a.chunk_mib, "streams": a.streams, "conns": a.wrk_conns,
+             "images": a.images, "workers": a.workers, "tags": a.tags, "repos": a.repos}
+    for key, label, unit, higher, fmt, target in ROWS:
+        label = label.format(**names)
+        r = res.get(key, {})
+        bv, rv = r.get("berth"), r.get("reference")
+        bs = fmt.format(bv) if bv is not None else "n/a"
+        rs = fmt.format(rv) if rv is not None else "n/a"
+        ratio = None
+        if bv is not None and rv is not None and bv > 0 and rv > 0:
+            ratio = bv / rv if higher else rv / bv
+        rtxt = f"{ratio:.2f}x" if ratio is not None else "-"
+        direction = "berth/ref (higher is better)" if higher else "ref/berth (lower is better)"
+        if key == "push_post_digest_mibs":
+            rs = "n/a (no single-request push)"
+            if res.get("push_mono_mibs", {}).get("reference"):
+                ratio = bv / res["push_mono_mibs"]["reference"]
+                rtxt = f"{ratio:.2f}x"
+                direction = "vs reference POST + PUT"
+        lines.append(f"| {label} | {unit} | {bs} | {rs} | {rtxt} | {direction} |")
+        if target and ratio is not None:
+            summary.append((f"{label}: {ratio:.2f}x (target >= 1.5x)", ratio >= 1.5))
+    lines.append("")
+    lines.append("| pull vs nginx sendfile (same file) | MiB/s | nginx | berth | berth/nginx | reference | ref/nginx |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|")
+    for key, label in (("pull1_mibs", "1 stream"), ("pull16_mibs", f"{a.streams} streams")):
+        r = res.get(key, {})
+        n, bv, rv = r.get("nginx"), r.get("berth"), r.get("reference")
+        if n and bv and rv:
+            lines.append(f"| {label} | MiB/s | {n:.0f} | {bv:.0f} | {bv / n * 100:.0f}% | "
+                         f"{rv:.0f} | {rv / n * 100:.0f}% |")
+            summary.append((f"pull {label}: berth {bv / n * 100:.0f}% of nginx (target >= 80%)",
+                            bv / n >= 0.8))
+    d = res.get("push_disk_mibs", {}).get("disk")
+    if d:
+        lines.append("")
+        lines.append("| push vs the disk (same bytes) | MiB/s | local copy + fsync | berth | "
+                     "berth/disk | reference | ref/disk |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|")
+        for key, label in (("push_mono_mibs", "POST + PUT"), ("push_chunked_mibs", "chunked")):
+            r = res.get(key, {})
+            bv, rv = r.get("berth"), r.get("reference")
+            if bv and rv:
+                lines.append(f"| {label} | MiB/s | {d:.0f} | {bv:.0f} | {bv / d * 100:.0f}% | "
+                             f"{rv:.0f} | {rv / d * 100:.0f}% |")
+    irss = res.get("idle_rss_mib", {})
+    if irss.get("berth") and irss.get("reference"):
+        q = irss["berth"] / irss["reference"]
+        summary.append((f"idle RSS: berth {irss['berth']:.1f} MiB = 1/{1 / q:.1f} of reference "
+                        f"{irss['reference']:.1f} MiB (target <= 1/5)", q <= 0.2))
+    lines.append("")
+    lines.append("Targets:")
+    for text, ok in summary:
+        lines.append(f"- [{'met' if ok else 'NOT met'}] {text}")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--berth", required=True)
+    p.add_argument("--registry", required=True)
+    p.add_argument("--nginx", required=True)
+    p.add_argument("--wrk", default="wrk")
+    p.add_argument("--ab", default="ab")
+    p.add_argument("--work", required=True)
+    env = os.environ.get
+    p.add_argument("--reps", type=int, default=int(env("BENCH_REPS", 3)))
+    p.add_argument("--big-mib", type=int, default=int(env("BENCH_BIG_MIB", 256)))
+    p.add_argument("--chunk-mib", type=int, default=16)
+    p.add_argument("--streams", type=int, default=16)
+    p.add_argument("--wrk-seconds", type=int, default=int(env("BENCH_WRK_SECONDS", 10)))
+    p.add_argument("--wrk-conns", type=int, default=64)
+    p.add_argument("--wrk-threads", type=int, default=2)
+    p.add_argument("--images", type=int, default=200)
+    p.add_argument("--layer-bytes", type=int, default=4096)
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--tags", type=int, default=5000)
+    p.add_argument("--repos", type=int, default=2000)
+    p.add_argument("--catalog-requests", type=int, default=200)
+    p.add_argument("--catalog-seconds", type=float, default=10)
+    p.add_argument("--time-limit", type=int, default=int(env("BENCH_TIME_LIMIT", 1500)))
+    p.add_argument("--json", help="also write the results here")
+    a = p.parse_args()
+
+    def on_signal(signum, frame):
+        raise SystemExit(f"stopped by signal {signum}")
+
+    def on_alarm(signum, frame):
+        raise BenchError(f"the run took longer than {a.time_limit} s")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(a.time_limit)
+
+    b = Bench(a)
+    t0 = time.time()
+    load0 = open("/proc/loadavg").read().split()[:3]
+    cpu0 = cpu_busy_seconds()
+    rc = 0
+    try:
+        b.run()
+    except BenchError as e:
+        log(f"bench: error: {e}")
+        rc = 1
+    finally:
+        b.procs.stop_all()
+        signal.alarm(0)
+    if rc == 0:
+        for kind, path in getattr(b, "server_logs", {}).items():
+            lines = [l for l in open(path, errors="replace") if l.strip()]
+            if lines:
+                b.notes.append(f"{kind} logged {len(lines)} line(s) at warn or above, first: "
+                               f"{lines[0].strip()[:300]}")
+    load1 = open("/proc/loadavg").read().split()[:3]
+    ours = sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF,
+               resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+    busy, wall = cpu_busy_seconds() - cpu0, time.time() - t0
+    ncpu = os.cpu_count()
+    other = max(0.0, busy - ours)
+    b.notes.append(f"CPU time during the run: {busy:.0f} s busy of {wall * ncpu:.0f} s available "
+                   f"({ncpu} CPUs x {wall:.0f} s); this benchmark and what it started used "
+                   f"{ours:.0f} s, other work on the machine about {other:.0f} s "
+                   f"({other / (wall * ncpu) * 100:.0f}% of the machine)")
+    b.notes.append(f"load average (1/5/15 min) at start {' '.join(load0)}, at end {' '.join(load1)} "
+                   f"on {os.cpu_count()} CPUs: anything above what this run adds is other work")
+    print()
+    print(render(b, a))
+    if b.notes:
+        print("\nNotes:")
+        for n in b.notes:
+            print(f"- {n}")
+    print(f"\nTotal time: {time.time() - t0:.0f} s. Throughput figures are the median of {a.reps} "
+          f"runs; MiB = 2^20 bytes.")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"results": b.results, "notes": b.notes}, f, indent=2)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
