@@ -214,6 +214,23 @@ void berth_req_respond_length(struct berth_req *req, int status, const char *con
 
 /* ---- the libmicrohttpd glue ---- */
 
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    size_t *total = cls;
+    *total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
+/* libmicrohttpd bounds headers only by the connection's memory, which is sized for receive
+ * buffering; the operator's header limit is checked here. */
+static size_t header_bytes(struct MHD_Connection *conn, const char *method, const char *url)
+{
+    size_t total = strlen(method) + strlen(url) + 12;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &total);
+    return total;
+}
+
 static const struct berth_route *route_find(struct berth_http *h, struct berth_req *req)
 {
     int path_known = 0;
@@ -276,7 +293,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&h->in_flight, 1);
         if (h->opt.always_header_name)
             berth_req_add_header(req, h->opt.always_header_name, h->opt.always_header_value);
-        const struct berth_route *rt = route_find(h, req);
+        const struct berth_route *rt = NULL;
+        if (h->opt.header_max && header_bytes(conn, method, url) > h->opt.header_max)
+            req->route_miss = 431;
+        else
+            rt = route_find(h, req);
         req->h = rt ? rt->handler : h->opt.fallback;
         berth_buf_init(&req->body, req->body_max);
         if (req->h->start)
@@ -409,6 +430,10 @@ int berth_http_start(struct berth_http *h, const struct berth_http_options *opt)
      * middle of a body is not noticed until the idle timeout, which keeps its upload session
      * locked and its connection slot taken (t_bad_hangups, t_bad_upload_truncated). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
+    /* The pool holds the headers too: never smaller than the header limit plus room to read. */
+    size_t conn_mem = opt->conn_mem ? opt->conn_mem : (size_t)BERTH_CONN_MEM_DEFAULT;
+    if (conn_mem < opt->header_max + 16384)
+        conn_mem = opt->header_max + 16384;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(
@@ -416,8 +441,7 @@ int berth_http_start(struct berth_http *h, const struct berth_http_options *opt)
         MHD_OPTION_THREAD_POOL_SIZE, opt->threads ? opt->threads : 4,
         MHD_OPTION_CONNECTION_LIMIT, opt->max_connections ? opt->max_connections : 1024,
         MHD_OPTION_CONNECTION_TIMEOUT, opt->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        opt->header_mem ? opt->header_mem : (size_t)BERTH_HEADER_MEM_DEFAULT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_mem,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_END);
     if (!h->d)

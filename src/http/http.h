@@ -59,7 +59,8 @@ struct berth_req {
     /* captured pattern parameters, in pattern order: "<name>" then e.g. "<ref>" */
     char *param[BERTH_MAX_PARAMS];
     int nparam;
-    int route_miss; /* 404 or 405 when no route matched (the fallback handler runs) */
+    int route_miss; /* 404 or 405 when no route matched (the fallback handler runs); 431 when
+                     * the headers are over the limit */
     const struct berth_handler *h;
     void *state; /* handler-owned; released in cleanup */
 
@@ -88,7 +89,8 @@ struct berth_http_options {
     unsigned threads;
     unsigned max_connections;
     unsigned timeout_s;
-    size_t header_mem;
+    size_t header_max; /* request line + headers; beyond it 431 */
+    size_t conn_mem;   /* libmicrohttpd's per-connection pool */
     /* header added to every response */
     const char *always_header_name;
     const char *always_header_value;

@@ -12,7 +12,9 @@ const struct berth_handler oci_base = {.finish = base_finish};
 
 static void fallback_finish(struct berth_req *req)
 {
-    if (req->route_miss == 405)
+    if (req->route_miss == 431)
+        oci_error_code(req, 431, "UNSUPPORTED", "request headers are too large");
+    else if (req->route_miss == 405)
         oci_error_code(req, 405, "UNSUPPORTED", "method not allowed on this endpoint");
     else
         oci_error_code(req, 404, "UNSUPPORTED", "no such endpoint");

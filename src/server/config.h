@@ -21,6 +21,7 @@ struct berth_config {
     int auto_create_repos;
     long long max_manifest_size;
     long long max_header_size;
+    long long connection_buffer;
     long long max_concurrent_uploads;
     long long request_timeout;
     long long drain_timeout;

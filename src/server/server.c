@@ -82,7 +82,8 @@ int berth_server_run(struct berth_server *s)
         .threads = (unsigned)s->cfg.threads,
         .max_connections = (unsigned)s->cfg.max_connections,
         .timeout_s = (unsigned)s->cfg.request_timeout,
-        .header_mem = (size_t)s->cfg.max_header_size,
+        .header_max = (size_t)s->cfg.max_header_size,
+        .conn_mem = (size_t)s->cfg.connection_buffer,
         .always_header_name = "Docker-Distribution-API-Version",
         .always_header_value = "registry/2.0",
     };
