@@ -53,6 +53,18 @@ tags=$(skopeo list-tags --tls-verify=false "docker://$REG/mlops/retail-api" | jq
 expect_eq "$tags" "multi" "tags after delete"
 ok "skopeo delete removes the image and its tag"
 
+# Docker schema 2, the format `docker push` produces: skopeo converts and pushes it
+"${SKOPEO[@]}" copy -q --format v2s2 --dest-tls-verify=false "oci:$T/single:latest" "docker://$REG/legacy/app:v2s2"
+raw=$(skopeo inspect --tls-verify=false --raw "docker://$REG/legacy/app:v2s2")
+expect_eq "$(echo "$raw" | jq -r .mediaType)" "application/vnd.docker.distribution.manifest.v2+json" "v2s2 media type"
+req HEAD /v2/legacy/app/manifests/v2s2
+expect_hdr Content-Type "application/vnd.docker.distribution.manifest.v2+json" "v2s2 Content-Type"
+expect_eq "$(hdr Docker-Content-Digest)" "sha256:$(printf '%s' "$raw" | sha256sum | cut -d' ' -f1)" "v2s2 digest"
+"${SKOPEO[@]}" copy -q --src-tls-verify=false "docker://$REG/legacy/app:v2s2" "dir:$T/v2s2-out"
+layer=$(echo "$raw" | jq -r '.layers[0].digest')
+cmp -s "$T/v2s2-out/${layer#sha256:}" "$A320" || fail "v2s2 layer differs from the rootfs tarball"
+ok "Docker schema 2 push and pull through skopeo --format v2s2"
+
 stop_berth
 fsck_clean
 ok "fsck is clean afterwards"
