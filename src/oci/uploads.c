@@ -202,7 +202,13 @@ static void post_start(struct berth_req *req)
     st->implicit = 1;
     rc = berth_registry_upload_begin(r, OCI_NAME(req), id, NULL, &st->u, &offset);
     if (rc < 0) {
-        berth_registry_upload_cancel(r, OCI_NAME(req), id);
+        /* Discard directly: cancel would ask for an upload slot, which may be what ran out. */
+        struct oci_saved_err e;
+        struct berth_upload gone = {0};
+        oci_err_save(&e, rc);
+        memcpy(gone.id, id, BERTH_UPLOAD_ID_BUF);
+        berth_registry_upload_discard(r, &gone);
+        oci_err_restore(&e);
         oci_error(req, rc);
         return;
     }

@@ -48,9 +48,15 @@ for i in $(seq 1 100); do [ -e "$T/slow.started" ] && break; sleep 0.05; done
 [ -e "$T/slow.started" ] || fail "slow client did not start"
 req PATCH "$loc2" --data-binary 'xyz'
 expect_error 429 TOOMANYREQUESTS "second upload while one streams"
+printf 'mono' >"$T/mono"
+req POST "/v2/lim/blobs/uploads/?digest=$(sha256_of "$T/mono")" --data-binary @"$T/mono"
+expect_error 429 TOOMANYREQUESTS "monolithic upload while one streams"
 wait $slow
 req PATCH "$loc2" --data-binary 'xyz'
 expect_status 202 "second upload once the first finished"
+# the refused monolithic upload left no session: only the two started above remain
+n=$(ls "$DATA/uploads" | wc -l)
+expect_eq "$n" 2 "upload files after a refused monolithic upload"
 req GET "$loc1"
 expect_hdr Range "0-3" "slow upload completed its chunk"
 ok "--max-concurrent-uploads answers 429 and frees the slot afterwards"
