@@ -62,7 +62,9 @@ printf '{{- define "mychart.name" -}}mychart{{- end }}\n' >"$src/templates/_help
 mkdir -p "$T/push"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime='2024-05-01 00:00Z' \
     -C "$T/src" -cf - mychart | gzip -n -9 >"$T/push/mychart-0.1.0.tgz"
-tar -tzf "$T/push/mychart-0.1.0.tgz" | grep -qx 'mychart/Chart.yaml' || fail "chart archive layout"
+# list to a file first: with pipefail, grep -q exiting early could SIGPIPE tar and fail the test
+tar -tzf "$T/push/mychart-0.1.0.tgz" >"$T/chart.list"
+grep -qx 'mychart/Chart.yaml' "$T/chart.list" || fail "chart archive layout"
 
 # config: the Chart.yaml metadata as JSON, in helm's field order
 jq -cn '{name: "mychart", version: "0.1.0", description: "A Helm chart for the retail API",
