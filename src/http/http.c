@@ -263,8 +263,10 @@ static const struct berth_route *route_find(struct berth_http *h, struct berth_r
 static enum MHD_Result queue(struct berth_req *req)
 {
     if (!req->resp) {
-        berth_req_respond(req, 500, "application/json",
-                          "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"no response\"}]}", 55);
+        /* A handler that failed to build its response (out of memory): still answer. */
+        static const char body[] =
+            "{\"errors\":[{\"code\":\"UNSUPPORTED\",\"message\":\"internal error\"}]}";
+        berth_req_respond(req, 500, "application/json", body, sizeof(body) - 1);
         req->status = 500;
     }
     return MHD_queue_response(req->conn, (unsigned)req->status, req->resp);
