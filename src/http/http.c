@@ -20,29 +20,32 @@ struct seg {
     size_t n;
 };
 
-/* Splits s on '/' (keeping empty segments) into a malloc'd array. */
-static struct seg *split(const char *s, size_t *count)
+/* Splits s on '/' (keeping empty segments) into v[0..cap); returns the count, or 0 if it does
+ * not fit. Segments point into s: nothing is allocated. */
+static size_t split(const char *s, struct seg *v, size_t cap)
 {
-    size_t n = 1;
-    for (const char *p = s; *p; p++)
-        n += *p == '/';
-    struct seg *v = malloc(n * sizeof(*v));
-    if (!v)
-        return NULL;
     size_t i = 0;
     const char *start = s;
     for (const char *p = s;; p++) {
         if (*p == '/' || *p == '\0') {
+            if (i == cap)
+                return 0;
             v[i].p = start;
             v[i].n = (size_t)(p - start);
             i++;
             start = p + 1;
             if (*p == '\0')
-                break;
+                return i;
         }
     }
-    *count = n;
-    return v;
+}
+
+static size_t count_segments(const char *s)
+{
+    size_t n = 1;
+    for (; *s; s++)
+        n += *s == '/';
+    return n;
 }
 
 static int is_param(const struct seg *s)
@@ -55,63 +58,77 @@ static int is_name_param(const struct seg *s)
     return s->n == 6 && memcmp(s->p, "<name>", 6) == 0;
 }
 
-static int seg_match(const struct seg *pat, const struct seg *path, char **params, int *np)
+static int seg_match(const struct seg *pat, const struct seg *path, struct seg *caps, int *nc)
 {
     if (is_param(pat)) {
-        if (path->n == 0 || *np >= BERTH_MAX_PARAMS)
+        if (path->n == 0 || *nc >= BERTH_MAX_PARAMS)
             return 0;
-        params[(*np)++] = strndup(path->p, path->n);
+        caps[(*nc)++] = *path;
         return 1;
     }
     return pat->n == path->n && memcmp(pat->p, path->p, pat->n) == 0;
 }
 
-int berth_route_match(const char *pattern, const char *path, char **params, int *nparams)
+/* Matches split segments; captures are (pointer, length) into the path, in pattern order. */
+static int match_segs(const struct seg *pat, size_t np, const struct seg *pth, size_t nq,
+                      struct seg caps[BERTH_MAX_PARAMS], int *ncaps)
 {
-    size_t np = 0, nq = 0;
-    struct seg *pat = split(pattern, &np);
-    struct seg *pth = split(path, &nq);
-    int n = 0, ok = 0;
-    if (!pat || !pth)
-        goto out;
+    int n = 0;
     size_t name_at = np;
     for (size_t i = 0; i < np; i++)
         if (is_name_param(&pat[i]))
             name_at = i;
     if (name_at == np) {
         if (np != nq)
-            goto out;
+            return 0;
         for (size_t i = 0; i < np; i++)
-            if (!seg_match(&pat[i], &pth[i], params, &n))
-                goto out;
-        ok = 1;
-        goto out;
+            if (!seg_match(&pat[i], &pth[i], caps, &n))
+                return 0;
+        *ncaps = n;
+        return 1;
     }
     size_t after = np - name_at - 1;
-    if (nq < name_at + 1 + after)
-        goto out;
+    if (nq < name_at + 1 + after || name_at >= BERTH_MAX_PARAMS)
+        return 0;
     for (size_t i = 0; i < name_at; i++)
-        if (!seg_match(&pat[i], &pth[i], params, &n))
-            goto out;
+        if (!seg_match(&pat[i], &pth[i], caps, &n))
+            return 0;
     /* <name> spans path segments [name_at, nq - after) */
-    const char *nb = pth[name_at].p;
-    const char *ne = pth[nq - after - 1].p + pth[nq - after - 1].n;
     int name_idx = n++;
-    params[name_idx] = NULL;
+    caps[name_idx].p = pth[name_at].p;
+    caps[name_idx].n = (size_t)(pth[nq - after - 1].p + pth[nq - after - 1].n - pth[name_at].p);
     for (size_t i = 0; i < after; i++)
-        if (!seg_match(&pat[name_at + 1 + i], &pth[nq - after + i], params, &n))
-            goto out;
-    params[name_idx] = strndup(nb, (size_t)(ne - nb));
-    ok = 1;
-out:
-    if (!ok) {
-        for (int i = 0; i < n; i++)
-            free(params[i]);
-        n = 0;
+        if (!seg_match(&pat[name_at + 1 + i], &pth[nq - after + i], caps, &n))
+            return 0;
+    *ncaps = n;
+    return 1;
+}
+
+static int dup_captures(const struct seg *caps, int n, char **params)
+{
+    for (int i = 0; i < n; i++) {
+        if (!(params[i] = strndup(caps[i].p, caps[i].n))) {
+            while (i-- > 0)
+                free(params[i]);
+            return 0;
+        }
     }
-    *nparams = n;
-    free(pat);
+    return 1;
+}
+
+/* Route patterns are short: this bounds their segments, not the path's. */
+#define PATTERN_SEGS_MAX 16
+
+int berth_route_match(const char *pattern, const char *path, char **params, int *nparams)
+{
+    struct seg pat[PATTERN_SEGS_MAX], caps[BERTH_MAX_PARAMS];
+    size_t nq = count_segments(path);
+    struct seg *pth = malloc(nq * sizeof(*pth));
+    size_t np = split(pattern, pat, PATTERN_SEGS_MAX);
+    int n = 0, ok = pth && np && match_segs(pat, np, pth, split(path, pth, nq), caps, &n) &&
+                    dup_captures(caps, n, params);
     free(pth);
+    *nparams = ok ? n : 0;
     return ok;
 }
 
@@ -235,25 +252,38 @@ static const struct berth_route *route_find(struct berth_http *h, struct berth_r
 {
     int path_known = 0;
     char allow[64] = "";
+    const struct berth_route *found = NULL;
+    /* The path is split once; each pattern is split on the stack and matched without
+     * allocating. Only the winning route's parameters are copied. */
+    size_t nq = count_segments(req->path);
+    struct seg *pth = malloc(nq * sizeof(*pth));
+    if (!pth)
+        goto out;
+    split(req->path, pth, nq);
     for (size_t i = 0; i < h->opt.nroutes; i++) {
         const struct berth_route *rt = &h->opt.routes[i];
-        char *params[BERTH_MAX_PARAMS];
+        struct seg pat[PATTERN_SEGS_MAX], caps[BERTH_MAX_PARAMS];
+        size_t np = split(rt->pattern, pat, PATTERN_SEGS_MAX);
         int n = 0;
-        if (!berth_route_match(rt->pattern, req->path, params, &n))
+        if (!np || !match_segs(pat, np, pth, nq, caps, &n))
             continue;
         if (strcmp(rt->method, req->method) != 0) {
             path_known = 1;
             if (!strstr(allow, rt->method) && strlen(allow) + strlen(rt->method) + 3 < sizeof(allow))
                 snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
                          allow[0] ? ", " : "", rt->method);
-            for (int k = 0; k < n; k++)
-                free(params[k]);
             continue;
         }
-        memcpy(req->param, params, sizeof(params[0]) * (size_t)n);
-        req->nparam = n;
-        return rt;
+        if (dup_captures(caps, n, req->param)) {
+            req->nparam = n;
+            found = rt;
+        }
+        break;
     }
+out:
+    free(pth);
+    if (found)
+        return found;
     req->route_miss = path_known ? 405 : 404;
     if (path_known) /* RFC 9110: a 405 lists the methods the resource supports */
         berth_req_add_header(req, "Allow", allow);
