@@ -38,6 +38,7 @@ enum berth_what {
     BERTH_WHAT_DIGEST,
     BERTH_WHAT_SIZE,
     BERTH_WHAT_RANGE,
+    BERTH_WHAT_POLICY, /* an IAM policy document (ECR: InvalidParameterException) */
 };
 
 /* Sets the detail message and subject for the current thread; returns code for chaining. */

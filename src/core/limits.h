@@ -46,4 +46,13 @@
 /* Upload ids are 32 hex characters (128 random bits). */
 #define BERTH_UPLOAD_ID_LEN 32
 
+/* IAM policy documents (identity, repository and registry policies). ECR's SetRepositoryPolicy
+ * and PutRegistryPolicy cap policyText at 10,240 characters, the largest of the three kinds, so
+ * one bound serves all of them. */
+#define BERTH_POLICY_MAX 10240
+
+/* The deepest well-formed policy nests six levels (document, Statement array, statement,
+ * Condition, operator, key's value array); anything deeper is refused before jansson recurses. */
+#define BERTH_POLICY_DEPTH_MAX 8
+
 #endif
