@@ -2,6 +2,7 @@
 set(body "/* generated from src/meta/sqlite/migrations; do not edit */\n#include \"meta/sqlite/migrations.h\"\n")
 set(entries "")
 set(n 0)
+string(REPLACE "|" ";" FILES "${FILES}")
 foreach(f ${FILES})
   get_filename_component(base ${f} NAME)
   string(REGEX MATCH "^[0-9]+" ver ${base})
