@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "server/admin.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -14,6 +15,7 @@ static void usage(FILE *out)
                  "Commands:\n"
                  "  serve     run the registry (see berth serve --help)\n"
                  "  fsck      check (and with --repair fix) a data directory\n"
+                 "  admin     manage accounts, users, access keys and policies\n"
                  "  version   print the version\n"
                  "  help      show this help\n");
 }
@@ -106,6 +108,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "fsck"))
         return cmd_fsck(argc - 2, argv + 2);
+    if (!strcmp(cmd, "admin"))
+        return berth_admin_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("berth %s\n", BERTH_VERSION);
         return 0;

@@ -144,6 +144,8 @@ static void req_free(struct berth_req *req)
     }
     if (req->resp)
         MHD_destroy_response(req->resp);
+    if (req->ident && req->ident_free)
+        req->ident_free(req->ident);
     berth_buf_dispose(&req->body);
     free(req);
 }
@@ -156,6 +158,38 @@ const char *berth_req_header(struct berth_req *req, const char *name)
 const char *berth_req_query(struct berth_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct each_header {
+    int (*cb)(void *ctx, const char *name, const char *value);
+    void *ctx;
+};
+
+static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct each_header *e = cls;
+    return e->cb(e->ctx, key, value ? value : "") == 0 ? MHD_YES : MHD_NO;
+}
+
+void berth_req_each_header(struct berth_req *req,
+                           int (*cb)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    struct each_header e = {cb, ctx};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, each_header, &e);
+}
+
+void berth_req_remote(struct berth_req *req, char *out, size_t len)
+{
+    snprintf(out, len, "-");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ci->client_addr)->sin_addr, out,
+                  (socklen_t)len);
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ci->client_addr)->sin6_addr, out,
+                  (socklen_t)len);
 }
 
 int berth_req_is_head(const struct berth_req *req)
@@ -248,7 +282,8 @@ static size_t header_bytes(struct MHD_Connection *conn, const char *method, cons
     return total;
 }
 
-static const struct berth_route *route_find(struct berth_http *h, struct berth_req *req)
+static const struct berth_route *route_find(struct berth_http *h, struct berth_req *req,
+                                            const struct berth_route_table **out_table)
 {
     int path_known = 0;
     char allow[64] = "";
@@ -260,25 +295,30 @@ static const struct berth_route *route_find(struct berth_http *h, struct berth_r
     if (!pth)
         goto out;
     split(req->path, pth, nq);
-    for (size_t i = 0; i < h->opt.nroutes; i++) {
-        const struct berth_route *rt = &h->opt.routes[i];
-        struct seg pat[PATTERN_SEGS_MAX], caps[BERTH_MAX_PARAMS];
-        size_t np = split(rt->pattern, pat, PATTERN_SEGS_MAX);
-        int n = 0;
-        if (!np || !match_segs(pat, np, pth, nq, caps, &n))
-            continue;
-        if (strcmp(rt->method, req->method) != 0) {
-            path_known = 1;
-            if (!strstr(allow, rt->method) && strlen(allow) + strlen(rt->method) + 3 < sizeof(allow))
-                snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
-                         allow[0] ? ", " : "", rt->method);
-            continue;
+    for (size_t t = 0; t < h->opt.ntables && !found; t++) {
+        const struct berth_route_table *tab = &h->opt.tables[t];
+        for (size_t i = 0; i < tab->nroutes; i++) {
+            const struct berth_route *rt = &tab->routes[i];
+            struct seg pat[PATTERN_SEGS_MAX], caps[BERTH_MAX_PARAMS];
+            size_t np = split(rt->pattern, pat, PATTERN_SEGS_MAX);
+            int n = 0;
+            if (!np || !match_segs(pat, np, pth, nq, caps, &n))
+                continue;
+            if (strcmp(rt->method, req->method) != 0) {
+                path_known = 1;
+                if (!strstr(allow, rt->method) &&
+                    strlen(allow) + strlen(rt->method) + 3 < sizeof(allow))
+                    snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+                             allow[0] ? ", " : "", rt->method);
+                continue;
+            }
+            if (dup_captures(caps, n, req->param)) {
+                req->nparam = n;
+                found = rt;
+                *out_table = tab;
+            }
+            break;
         }
-        if (dup_captures(caps, n, req->param)) {
-            req->nparam = n;
-            found = rt;
-        }
-        break;
     }
 out:
     free(pth);
@@ -303,9 +343,8 @@ static enum MHD_Result queue(struct berth_req *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct berth_http *h = cls;
     struct berth_req *req = *con_cls;
@@ -316,7 +355,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &req->t0);
         req->conn = conn;
-        req->app = h->opt.app;
+        req->app = h->opt.fallback_app;
         req->method = method;
         req->path = url;
         snprintf(req->id, sizeof(req->id), "%016lx", atomic_fetch_add(&h->next_id, 1));
@@ -326,12 +365,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (h->opt.always_header_name)
             berth_req_add_header(req, h->opt.always_header_name, h->opt.always_header_value);
         const struct berth_route *rt = NULL;
+        const struct berth_route_table *tab = NULL;
         if (h->opt.header_max && header_bytes(conn, method, url) > h->opt.header_max)
             req->route_miss = 431;
         else
-            rt = route_find(h, req);
+            rt = route_find(h, req, &tab);
         req->h = rt ? rt->handler : h->opt.fallback;
+        if (rt)
+            req->app = tab->app;
         berth_buf_init(&req->body, req->body_max);
+        if (rt && tab->gate && tab->gate(req, rt) < 0) {
+            /* refused before the handler saw anything: nothing of it runs, not even cleanup */
+            req->h = h->opt.fallback;
+            req->started = 1;
+            return queue(req);
+        }
         if (req->h->start)
             req->h->start(req);
         req->body.max = req->body_max;
@@ -381,15 +429,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         req->h->cleanup(req, ok);
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    char remote[64] = "-";
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ci->client_addr)->sin_addr, remote,
-                  sizeof(remote));
-    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ci->client_addr)->sin6_addr, remote,
-                  sizeof(remote));
+    char remote[64];
+    berth_req_remote(req, remote, sizeof(remote));
     struct berth_access a = {
         .request_id = req->id,
         .method = req->method,
@@ -432,8 +473,8 @@ int berth_http_parse_listen(const char *listen, struct sockaddr_storage *ss, soc
         snprintf(host, sizeof(host), "0.0.0.0");
     struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
-                  &v4->sin_addr) == 1) {
+    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &v4->sin_addr) ==
+        1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)port);
         *len = sizeof(*v4);
@@ -470,12 +511,10 @@ int berth_http_start(struct berth_http *h, const struct berth_http_options *opt)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, opt->threads ? opt->threads : 4,
-        MHD_OPTION_CONNECTION_LIMIT, opt->max_connections ? opt->max_connections : 1024,
-        MHD_OPTION_CONNECTION_TIMEOUT, opt->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_mem,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, opt->threads ? opt->threads : 4, MHD_OPTION_CONNECTION_LIMIT,
+        opt->max_connections ? opt->max_connections : 1024, MHD_OPTION_CONNECTION_TIMEOUT,
+        opt->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_mem, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_END);
     if (!h->d)
         return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot listen on %s", opt->listen);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);

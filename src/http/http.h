@@ -45,6 +45,17 @@ struct berth_route {
     const char *method;
     const char *pattern;
     const struct berth_handler *handler;
+    const char *action; /* what the route does, for the table's gate (e.g. "ecr:PutImage") */
+};
+
+/* One API's routes. The gate, if set, runs after a route matched and before its handler
+ * starts: it authenticates and authorizes (rt->action), and returns 0 to go on or -1 after
+ * responding. */
+struct berth_route_table {
+    const struct berth_route *routes;
+    size_t nroutes;
+    void *app; /* given to the handlers as req->app */
+    int (*gate)(struct berth_req *req, const struct berth_route *rt);
 };
 
 #define BERTH_MAX_PARAMS 3
@@ -63,6 +74,11 @@ struct berth_req {
                      * the headers are over the limit */
     const struct berth_handler *h;
     void *state; /* handler-owned; released in cleanup */
+    /* Set by the gate: who is calling (freed with ident_free when the request ends) and the
+     * account whose registry the request addresses. */
+    void *ident;
+    void (*ident_free)(void *);
+    char scope[16];
 
     struct berth_buf body; /* BUFFER routes */
     size_t body_max;
@@ -82,10 +98,10 @@ struct berth_req {
 
 struct berth_http_options {
     const char *listen; /* host:port */
-    const struct berth_route *routes;
-    size_t nroutes;
+    const struct berth_route_table *tables;
+    size_t ntables;
     const struct berth_handler *fallback; /* no route matched: req->route_miss says why */
-    void *app;
+    void *fallback_app;
     unsigned threads;
     unsigned max_connections;
     unsigned timeout_s;
@@ -113,6 +129,11 @@ void berth_http_stop(struct berth_http *h);
 const char *berth_req_header(struct berth_req *req, const char *name);
 const char *berth_req_query(struct berth_req *req, const char *name);
 int berth_req_is_head(const struct berth_req *req);
+/* Calls cb for every request header in arrival order (stops when cb returns non-zero). */
+void berth_req_each_header(struct berth_req *req,
+                           int (*cb)(void *ctx, const char *name, const char *value), void *ctx);
+/* The client's IP address as text ("-" when unknown). */
+void berth_req_remote(struct berth_req *req, char *out, size_t len);
 void berth_req_add_header(struct berth_req *req, const char *name, const char *value);
 /* Responds with a copy of body (may be NULL with len 0). */
 void berth_req_respond(struct berth_req *req, int status, const char *content_type,

@@ -1,5 +1,6 @@
 #include "meta/meta.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,38 @@ void berth_meta_manifest_list_dispose(struct berth_meta_manifest_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
         berth_meta_manifest_dispose(&l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void berth_meta_key_dispose(struct berth_meta_key *k)
+{
+    if (!k)
+        return;
+    if (k->sealed)
+        OPENSSL_cleanse(k->sealed, k->sealed_len);
+    free(k->sealed);
+    k->sealed = NULL;
+    k->sealed_len = 0;
+}
+
+void berth_meta_repo_dispose(struct berth_meta_repo *r)
+{
+    if (!r)
+        return;
+    free(r->name);
+    free(r->tag_mutability_filters);
+    free(r->kms_key);
+    free(r->policy);
+    free(r->resource_tags);
+    memset(r, 0, sizeof(*r));
+}
+
+void berth_meta_repo_list_dispose(struct berth_meta_repo_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        berth_meta_repo_dispose(&l->items[i]);
     free(l->items);
     l->items = NULL;
     l->n = 0;

@@ -35,7 +35,7 @@ struct berth_meta_manifest {
     char *media_type;
     char *artifact_type;
     char *config_media_type;
-    char *subject; /* digest or NULL */
+    char *subject;     /* digest or NULL */
     char *annotations; /* compact JSON object or NULL */
     int64_t size;
     int64_t total_size;
@@ -51,8 +51,11 @@ struct berth_meta_manifest_list {
 };
 void berth_meta_manifest_list_dispose(struct berth_meta_manifest_list *l);
 
+#define BERTH_ACCOUNT_BUF 13 /* 12 digits */
+
 struct berth_meta_upload {
     char id[40];
+    char account[BERTH_ACCOUNT_BUF];
     char repo[256]; /* repository name; the repository may not exist yet */
     int64_t offset;
     unsigned char state[BERTH_SHA256_STATE_LEN];
@@ -75,16 +78,94 @@ typedef int (*berth_meta_upload_cb)(void *ctx, const char *id);
 typedef int (*berth_meta_manifest_cb)(void *ctx, int64_t repo_id, const char *repo,
                                       const char *digest, const char *body, size_t len);
 
+/* ---- identity ---- */
+struct berth_meta_user {
+    int64_t id;
+    char account[BERTH_ACCOUNT_BUF];
+    char name[65];
+    int is_admin; /* the account's root user */
+};
+
+struct berth_meta_key {
+    char id[129];
+    int active;
+    int64_t created_at;
+    struct berth_meta_user user;
+    unsigned char *sealed; /* the secret, sealed with the master key (auth/ opens it) */
+    size_t sealed_len;
+};
+void berth_meta_key_dispose(struct berth_meta_key *k);
+
+/* An ECR repository record: what DescribeRepositories reports and the settings behind it. */
+struct berth_meta_repo {
+    int64_t id;
+    char account[BERTH_ACCOUNT_BUF];
+    char *name;
+    int64_t created_at;
+    char tag_mutability[32];      /* MUTABLE, IMMUTABLE, *_WITH_EXCLUSION */
+    char *tag_mutability_filters; /* JSON array or NULL */
+    int scan_on_push;
+    char encryption_type[16]; /* AES256, KMS, KMS_DSSE */
+    char *kms_key;
+    char *policy;        /* repository policy or NULL */
+    char *resource_tags; /* JSON array of {Key, Value} or NULL */
+};
+void berth_meta_repo_dispose(struct berth_meta_repo *r);
+
+struct berth_meta_repo_list {
+    struct berth_meta_repo *items;
+    size_t n;
+};
+void berth_meta_repo_list_dispose(struct berth_meta_repo_list *l);
+
 struct berth_meta_ops {
     int version;
     void (*close)(void *impl);
 
-    int (*repo_get)(void *impl, const char *name, int64_t *out_id);
+    /* Repositories belong to an account; names are unique within it. */
+    int (*repo_get)(void *impl, const char *account, const char *name, int64_t *out_id);
     /* Creates the repository when create is set; BERTH_ENOTFOUND otherwise. */
-    int (*repo_ensure)(void *impl, const char *name, int create, int64_t *out_id);
+    int (*repo_ensure)(void *impl, const char *account, const char *name, int create,
+                       int64_t *out_id);
     /* Names after `last` (NULL: from the start), at most limit, in byte order (names are
      * lower case, so that is also the spec's case-insensitive order). */
-    int (*repo_list)(void *impl, const char *last, int limit, struct berth_strlist *out);
+    int (*repo_list)(void *impl, const char *account, const char *last, int limit,
+                     struct berth_strlist *out);
+
+    /* ECR repository records. repo_create: BERTH_EEXISTS when the name is taken. */
+    int (*repo_create)(void *impl, const struct berth_meta_repo *r, int64_t *out_id);
+    int (*repo_describe)(void *impl, const char *account, const char *name,
+                         struct berth_meta_repo *out);
+    /* Records after `last` in name order, at most limit. */
+    int (*repo_describe_list)(void *impl, const char *account, const char *last, int limit,
+                              struct berth_meta_repo_list *out);
+    /* Writes the settings (mutability, filters, scan, policy, tags) of r->id. */
+    int (*repo_update)(void *impl, const struct berth_meta_repo *r);
+    /* Deletes the repository with its images, tags, links and upload sessions.
+     * BERTH_ECONFLICT (what REPO) when it still has images and force is not set. */
+    int (*repo_delete)(void *impl, int64_t id, int force);
+
+    /* Identity. account_ensure creates the account if missing. */
+    int (*account_ensure)(void *impl, const char *account);
+    int (*account_exists)(void *impl, const char *account);
+    /* Gives repositories and uploads from before accounts existed to this account. */
+    int (*account_adopt)(void *impl, const char *account);
+    /* NULL policy: none. registry_policy_get: BERTH_ENOTFOUND when there is none. */
+    int (*registry_policy_set)(void *impl, const char *account, const char *policy);
+    int (*registry_policy_get)(void *impl, const char *account, char **out);
+    int (*user_create)(void *impl, const char *account, const char *name, int is_admin,
+                       int64_t *out_id);
+    int (*user_get)(void *impl, const char *account, const char *name, struct berth_meta_user *out);
+    int (*key_create)(void *impl, int64_t user_id, const char *key_id, const void *sealed,
+                      size_t sealed_len);
+    int (*key_get)(void *impl, const char *key_id, struct berth_meta_key *out);
+    int (*key_set_active)(void *impl, const char *key_id, int active);
+    int (*key_count)(void *impl, int64_t *out);
+    /* Creates or replaces the named identity policy of the account. */
+    int (*policy_put)(void *impl, const char *account, const char *name, const char *document);
+    int (*policy_attach)(void *impl, int64_t user_id, const char *account, const char *name);
+    /* The documents of every policy attached to the user. */
+    int (*user_policies)(void *impl, int64_t user_id, struct berth_strlist *out);
 
     /* Records the blob globally (if new) and links it to the repository; when upload_id is
      * set, the finished upload session is removed in the same transaction. */

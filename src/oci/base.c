@@ -30,7 +30,7 @@ static void catalog_finish(struct berth_req *req)
     struct berth_strlist names = {0};
     const char *last = berth_req_query(req, "last");
     /* one more than asked, to know whether a next page exists */
-    int rc = berth_registry_catalog(oci_ctx(req)->registry, last, n + 1, &names);
+    int rc = berth_registry_catalog(oci_ctx(req)->registry, OCI_ACCOUNT(req), last, n + 1, &names);
     if (rc < 0) {
         oci_error(req, rc);
         return;

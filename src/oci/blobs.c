@@ -14,7 +14,8 @@ static void blob_get_finish(struct berth_req *req)
     uint64_t size;
     int rc;
     if (berth_req_is_head(req)) {
-        if ((rc = berth_registry_blob_stat(r, OCI_NAME(req), digest, &size)) < 0) {
+        if ((rc = berth_registry_blob_stat(r, OCI_ACCOUNT(req), OCI_NAME(req), digest, &size)) <
+            0) {
             oci_error(req, rc);
             return;
         }
@@ -24,7 +25,8 @@ static void blob_get_finish(struct berth_req *req)
         return;
     }
     int fd;
-    if ((rc = berth_registry_blob_open(r, OCI_NAME(req), digest, &fd, &size)) < 0) {
+    if ((rc = berth_registry_blob_open(r, OCI_ACCOUNT(req), OCI_NAME(req), digest, &fd, &size)) <
+        0) {
         oci_error(req, rc);
         return;
     }
@@ -57,7 +59,8 @@ const struct berth_handler oci_blob_get = {.finish = blob_get_finish};
 
 static void blob_delete_finish(struct berth_req *req)
 {
-    int rc = berth_registry_blob_delete(oci_ctx(req)->registry, OCI_NAME(req), OCI_ARG(req));
+    int rc = berth_registry_blob_delete(oci_ctx(req)->registry, OCI_ACCOUNT(req), OCI_NAME(req),
+                                        OCI_ARG(req));
     if (rc < 0) {
         oci_error(req, rc);
         return;

@@ -68,8 +68,8 @@ void oci_err_restore(const struct oci_saved_err *e)
         berth_err_set_subject(e->subject);
 }
 
-static void respond_error(struct berth_req *req, int status, const char *code,
-                          const char *message, const char *digest)
+static void respond_error(struct berth_req *req, int status, const char *code, const char *message,
+                          const char *digest)
 {
     json_t *err = json_pack("{s:s,s:s}", "code", code, "message", message);
     if (digest && *digest)

@@ -9,8 +9,8 @@ static void manifest_get_finish(struct berth_req *req)
 {
     struct berth_meta_manifest m;
     int head = berth_req_is_head(req);
-    int rc = berth_registry_manifest_get(oci_ctx(req)->registry, OCI_NAME(req), OCI_ARG(req),
-                                         !head, &m);
+    int rc = berth_registry_manifest_get(oci_ctx(req)->registry, OCI_ACCOUNT(req), OCI_NAME(req),
+                                         OCI_ARG(req), !head, &m);
     if (rc < 0) {
         oci_error(req, rc);
         return;
@@ -35,8 +35,7 @@ static void manifest_put_start(struct berth_req *req)
     req->body_max = max;
     const char *cl = berth_req_header(req, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > max) {
-        berth_err_set(BERTH_ETOOBIG, BERTH_WHAT_MANIFEST, "manifest is larger than %zu bytes",
-                      max);
+        berth_err_set(BERTH_ETOOBIG, BERTH_WHAT_MANIFEST, "manifest is larger than %zu bytes", max);
         oci_error(req, BERTH_ETOOBIG);
     }
 }
@@ -51,10 +50,9 @@ static void manifest_put_finish(struct berth_req *req)
         return;
     }
     struct berth_put_result res;
-    int rc = berth_registry_manifest_put(ctx->registry, OCI_NAME(req), OCI_ARG(req),
-                                         berth_req_header(req, "Content-Type"),
-                                         req->body.data ? req->body.data : "", req->body.len,
-                                         &res);
+    int rc = berth_registry_manifest_put(ctx->registry, OCI_ACCOUNT(req), OCI_NAME(req),
+                                         OCI_ARG(req), berth_req_header(req, "Content-Type"),
+                                         req->body.data ? req->body.data : "", req->body.len, &res);
     if (rc < 0) {
         oci_error(req, rc);
         return;
@@ -72,7 +70,8 @@ const struct berth_handler oci_manifest_put = {
 
 static void manifest_delete_finish(struct berth_req *req)
 {
-    int rc = berth_registry_manifest_delete(oci_ctx(req)->registry, OCI_NAME(req), OCI_ARG(req));
+    int rc = berth_registry_manifest_delete(oci_ctx(req)->registry, OCI_ACCOUNT(req), OCI_NAME(req),
+                                            OCI_ARG(req));
     if (rc < 0) {
         oci_error(req, rc);
         return;

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "auth/auth.h"
 #include "core/digest.h"
 #include "core/err.h"
 #include "http/http.h"
@@ -16,17 +17,26 @@
 /* What the OCI handlers need from the server. */
 struct berth_oci_ctx {
     struct berth_registry *registry;
+    struct berth_auth *auth;
     size_t manifest_max;
+    char realm[256]; /* for WWW-Authenticate */
 };
 
 extern const struct berth_route berth_oci_routes[];
 extern const size_t berth_oci_nroutes;
 extern const struct berth_handler berth_oci_fallback;
+/* The route table's gate: authentication, the addressed account, authorization of the route's
+ * action (auth.c). */
+int berth_oci_gate(struct berth_req *req, const struct berth_route *rt);
 
 /* ---- shared by the handler files ---- */
 struct berth_oci_ctx *oci_ctx(struct berth_req *req);
+#define OCI_ACCOUNT(req) ((req)->scope)
 #define OCI_NAME(req) ((req)->param[0])
 #define OCI_ARG(req) ((req)->param[1])
+
+/* Authorizes one more action for the caller (e.g. reading the source of a mount). */
+int oci_authorize(struct berth_req *req, const char *action, const char *repo);
 
 /* An error kept across libmicrohttpd callbacks (the thread-local detail is per call). */
 struct oci_saved_err {

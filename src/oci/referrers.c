@@ -11,8 +11,8 @@ static void referrers_finish(struct berth_req *req)
     if (filter && !*filter)
         filter = NULL;
     struct berth_meta_manifest_list list;
-    int rc = berth_registry_referrers(oci_ctx(req)->registry, OCI_NAME(req), OCI_ARG(req), filter,
-                                      &list);
+    int rc = berth_registry_referrers(oci_ctx(req)->registry, OCI_ACCOUNT(req), OCI_NAME(req),
+                                      OCI_ARG(req), filter, &list);
     if (rc < 0) {
         oci_error(req, rc);
         return;
@@ -35,8 +35,8 @@ static void referrers_finish(struct berth_req *req)
         json_array_append_new(arr, d);
     }
     berth_meta_manifest_list_dispose(&list);
-    json_t *root = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
-                             BERTH_MT_OCI_INDEX, "manifests", arr);
+    json_t *root = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType", BERTH_MT_OCI_INDEX,
+                             "manifests", arr);
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (filter)

@@ -12,7 +12,8 @@ static void tags_finish(struct berth_req *req)
         return;
     struct berth_strlist tags = {0};
     const char *last = berth_req_query(req, "last");
-    int rc = berth_registry_tags(oci_ctx(req)->registry, OCI_NAME(req), last, n + 1, &tags);
+    int rc = berth_registry_tags(oci_ctx(req)->registry, OCI_ACCOUNT(req), OCI_NAME(req), last,
+                                 n + 1, &tags);
     if (rc < 0) {
         oci_error(req, rc);
         return;

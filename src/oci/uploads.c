@@ -37,8 +37,7 @@ static void add_upload_headers(struct berth_req *req, const char *id, uint64_t o
     char location[512], range[64];
     snprintf(location, sizeof(location), "/v2/%s/blobs/uploads/%s", OCI_NAME(req), id);
     /* IMPLEMENTATION-OF distribution-spec: Range: 0-<offset>, inclusive; 0-0 when empty. */
-    snprintf(range, sizeof(range), "0-%llu",
-             (unsigned long long)(offset > 0 ? offset - 1 : 0));
+    snprintf(range, sizeof(range), "0-%llu", (unsigned long long)(offset > 0 ? offset - 1 : 0));
     berth_req_add_header(req, "Location", location);
     berth_req_add_header(req, "Range", range);
     berth_req_add_header(req, "Docker-Upload-UUID", id);
@@ -76,7 +75,8 @@ static int begin_chunk(struct berth_req *req, struct upload_state *st)
     int rc;
     if (cr) {
         if (berth_content_range_parse(cr, &st->range_start, &st->range_end) < 0) {
-            if ((rc = berth_registry_upload_status(r, OCI_NAME(req), id, &offset)) < 0) {
+            if ((rc = berth_registry_upload_status(r, OCI_ACCOUNT(req), OCI_NAME(req), id,
+                                                   &offset)) < 0) {
                 oci_error(req, rc);
                 return -1;
             }
@@ -94,8 +94,8 @@ static int begin_chunk(struct berth_req *req, struct upload_state *st)
             return -1;
         }
     }
-    rc = berth_registry_upload_begin(r, OCI_NAME(req), id, st->has_range ? &st->range_start : NULL,
-                                     &st->u, &offset);
+    rc = berth_registry_upload_begin(r, OCI_ACCOUNT(req), OCI_NAME(req), id,
+                                     st->has_range ? &st->range_start : NULL, &st->u, &offset);
     if (rc < 0) {
         if (rc == BERTH_ERANGE)
             add_upload_headers(req, id, offset);
@@ -140,7 +140,8 @@ static int body_complete(struct berth_req *req, struct upload_state *st)
     }
     if (st->has_range && st->received != st->range_end - st->range_start + 1) {
         abandon(req, st);
-        berth_err_set(BERTH_EINVALID, BERTH_WHAT_SIZE, "received %llu bytes, Content-Range says %llu",
+        berth_err_set(BERTH_EINVALID, BERTH_WHAT_SIZE,
+                      "received %llu bytes, Content-Range says %llu",
                       (unsigned long long)st->received,
                       (unsigned long long)(st->range_end - st->range_start + 1));
         oci_error(req, BERTH_EINVALID);
@@ -170,8 +171,10 @@ static void post_start(struct berth_req *req)
     char id[BERTH_UPLOAD_ID_BUF];
     int rc;
 
-    if (mount && from) {
-        rc = berth_registry_blob_mount(r, OCI_NAME(req), from, mount);
+    /* Mounting reads the source repository: the caller must be allowed to pull from it, or
+     * the mount quietly becomes an ordinary upload (no hint that the blob exists there). */
+    if (mount && from && oci_authorize(req, "ecr:GetDownloadUrlForLayer", from) == 0) {
+        rc = berth_registry_blob_mount(r, OCI_ACCOUNT(req), OCI_NAME(req), from, mount);
         if (rc == 0) {
             respond_created(req, mount);
             return;
@@ -183,7 +186,7 @@ static void post_start(struct berth_req *req)
         /* IMPLEMENTATION-OF distribution-spec: a mount that cannot be done falls back to a
          * normal upload session (202). */
     }
-    if ((rc = berth_registry_upload_start(r, OCI_NAME(req), id)) < 0) {
+    if ((rc = berth_registry_upload_start(r, OCI_ACCOUNT(req), OCI_NAME(req), id)) < 0) {
         oci_error(req, rc);
         return;
     }
@@ -200,7 +203,7 @@ static void post_start(struct berth_req *req)
         return;
     }
     st->implicit = 1;
-    rc = berth_registry_upload_begin(r, OCI_NAME(req), id, NULL, &st->u, &offset);
+    rc = berth_registry_upload_begin(r, OCI_ACCOUNT(req), OCI_NAME(req), id, NULL, &st->u, &offset);
     if (rc < 0) {
         /* Discard directly: cancel would ask for an upload slot, which may be what ran out. */
         struct oci_saved_err e;
@@ -317,8 +320,8 @@ const struct berth_handler oci_upload_put = {.body = BERTH_BODY_STREAM,
 static void status_finish(struct berth_req *req)
 {
     uint64_t offset;
-    int rc = berth_registry_upload_status(oci_ctx(req)->registry, OCI_NAME(req), OCI_ARG(req),
-                                          &offset);
+    int rc = berth_registry_upload_status(oci_ctx(req)->registry, OCI_ACCOUNT(req), OCI_NAME(req),
+                                          OCI_ARG(req), &offset);
     if (rc < 0) {
         oci_error(req, rc);
         return;
@@ -330,7 +333,8 @@ const struct berth_handler oci_upload_status = {.finish = status_finish};
 
 static void cancel_finish(struct berth_req *req)
 {
-    int rc = berth_registry_upload_cancel(oci_ctx(req)->registry, OCI_NAME(req), OCI_ARG(req));
+    int rc = berth_registry_upload_cancel(oci_ctx(req)->registry, OCI_ACCOUNT(req), OCI_NAME(req),
+                                          OCI_ARG(req));
     if (rc < 0) {
         oci_error(req, rc);
         return;

@@ -44,28 +44,73 @@ void berth_registry_dispose(struct berth_registry *r)
 #define BLOBS(r) ((r)->blobs->ops)
 #define BI(r) ((r)->blobs->impl)
 
-int berth_registry_repo(struct berth_registry *r, const char *name, int for_push, int64_t *out_id)
+int berth_registry_repo(struct berth_registry *r, const char *account, const char *name,
+                        int for_push, int64_t *out_id)
 {
     int rc = berth_name_valid(name, strlen(name));
     if (rc < 0)
         return rc;
-    rc = META(r)->repo_ensure(MI(r), name, for_push && r->opt.auto_create_repos, out_id);
+    rc = META(r)->repo_ensure(MI(r), account, name, for_push && r->opt.auto_create_repos, out_id);
     if (rc == BERTH_ENOTFOUND)
         berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_REPO, "repository %s not known to registry",
                       name);
     return rc;
 }
 
+int berth_registry_repo_create(struct berth_registry *r, const struct berth_meta_repo *rec)
+{
+    int rc = berth_name_valid(rec->name, strlen(rec->name));
+    if (rc < 0)
+        return rc;
+    return META(r)->repo_create(MI(r), rec, NULL);
+}
+
+int berth_registry_repo_describe(struct berth_registry *r, const char *account, const char *name,
+                                 struct berth_meta_repo *out)
+{
+    int rc = berth_name_valid(name, strlen(name));
+    if (rc < 0)
+        return rc;
+    return META(r)->repo_describe(MI(r), account, name, out);
+}
+
+int berth_registry_repo_describe_list(struct berth_registry *r, const char *account,
+                                      const char *after, int limit,
+                                      struct berth_meta_repo_list *out)
+{
+    return META(r)->repo_describe_list(MI(r), account, after, limit, out);
+}
+
+int berth_registry_repo_update(struct berth_registry *r, const struct berth_meta_repo *rec)
+{
+    return META(r)->repo_update(MI(r), rec);
+}
+
+int berth_registry_repo_delete(struct berth_registry *r, const char *account, const char *name,
+                               int force, struct berth_meta_repo *out_deleted)
+{
+    int rc = berth_registry_repo_describe(r, account, name, out_deleted);
+    if (rc < 0)
+        return rc;
+    /* The blobs stay on disk: another repository may link them, and reclaiming what nobody
+     * links is garbage collection's job. */
+    rc = META(r)->repo_delete(MI(r), out_deleted->id, force);
+    if (rc < 0)
+        berth_meta_repo_dispose(out_deleted);
+    return rc;
+}
+
 /* May content be pushed to repo? Validates the name and, when the repository does not exist,
  * whether pushes may create it — without creating it: that happens only when content is
  * stored, so a refused push leaves no empty repository behind. */
-static int repo_pushable(struct berth_registry *r, const char *name, int64_t *out_id)
+static int repo_pushable(struct berth_registry *r, const char *account, const char *name,
+                         int64_t *out_id)
 {
     int rc = berth_name_valid(name, strlen(name));
     if (rc < 0)
         return rc;
     *out_id = 0;
-    rc = META(r)->repo_get(MI(r), name, out_id);
+    rc = META(r)->repo_get(MI(r), account, name, out_id);
     if (rc == BERTH_ENOTFOUND) {
         if (!r->opt.auto_create_repos)
             return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_REPO,
@@ -82,12 +127,12 @@ static int digest_arg(const char *digest)
 
 /* ---- blobs ---- */
 
-int berth_registry_blob_stat(struct berth_registry *r, const char *repo, const char *digest,
-                             uint64_t *out_size)
+int berth_registry_blob_stat(struct berth_registry *r, const char *account, const char *repo,
+                             const char *digest, uint64_t *out_size)
 {
     int64_t id, size;
     int rc;
-    if ((rc = berth_registry_repo(r, repo, 0, &id)) < 0 || (rc = digest_arg(digest)) < 0)
+    if ((rc = berth_registry_repo(r, account, repo, 0, &id)) < 0 || (rc = digest_arg(digest)) < 0)
         return rc;
     if ((rc = META(r)->blob_linked(MI(r), id, digest, &size)) < 0)
         return rc;
@@ -95,11 +140,11 @@ int berth_registry_blob_stat(struct berth_registry *r, const char *repo, const c
     return 0;
 }
 
-int berth_registry_blob_open(struct berth_registry *r, const char *repo, const char *digest,
-                             int *out_fd, uint64_t *out_size)
+int berth_registry_blob_open(struct berth_registry *r, const char *account, const char *repo,
+                             const char *digest, int *out_fd, uint64_t *out_size)
 {
     uint64_t size;
-    int rc = berth_registry_blob_stat(r, repo, digest, &size);
+    int rc = berth_registry_blob_stat(r, account, repo, digest, &size);
     if (rc < 0)
         return rc;
     rc = BLOBS(r)->open_read(BI(r), digest, out_fd, out_size);
@@ -107,33 +152,33 @@ int berth_registry_blob_open(struct berth_registry *r, const char *repo, const c
         /* Metadata says yes, the disk says no: that is corruption, not a 404. */
         berth_log(BERTH_LOG_ERROR, NULL, "blob %s is linked but missing on disk (run fsck)",
                   digest);
-        return berth_err_set(BERTH_EIO, BERTH_WHAT_BLOB, "blob %s is missing from storage",
-                             digest);
+        return berth_err_set(BERTH_EIO, BERTH_WHAT_BLOB, "blob %s is missing from storage", digest);
     }
     return rc;
 }
 
-int berth_registry_blob_delete(struct berth_registry *r, const char *repo, const char *digest)
+int berth_registry_blob_delete(struct berth_registry *r, const char *account, const char *repo,
+                               const char *digest)
 {
     int64_t id;
     int rc;
-    if ((rc = berth_registry_repo(r, repo, 0, &id)) < 0 || (rc = digest_arg(digest)) < 0)
+    if ((rc = berth_registry_repo(r, account, repo, 0, &id)) < 0 || (rc = digest_arg(digest)) < 0)
         return rc;
     return META(r)->blob_unlink(MI(r), id, digest);
 }
 
-int berth_registry_blob_mount(struct berth_registry *r, const char *repo, const char *from,
-                              const char *digest)
+int berth_registry_blob_mount(struct berth_registry *r, const char *account, const char *repo,
+                              const char *from, const char *digest)
 {
     int64_t to_id, from_id, size;
     int rc;
     if ((rc = digest_arg(digest)) < 0)
         return rc;
     if (berth_name_valid(from, strlen(from)) < 0 ||
-        META(r)->repo_get(MI(r), from, &from_id) < 0 ||
+        META(r)->repo_get(MI(r), account, from, &from_id) < 0 ||
         META(r)->blob_linked(MI(r), from_id, digest, &size) < 0)
         return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_BLOB, "blob not mountable");
-    if ((rc = berth_registry_repo(r, repo, 1, &to_id)) < 0)
+    if ((rc = berth_registry_repo(r, account, repo, 1, &to_id)) < 0)
         return rc;
     return META(r)->blob_link(MI(r), to_id, digest, size, NULL);
 }
@@ -155,11 +200,11 @@ static int unknown_upload(const char *id)
     return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %.40s unknown", id);
 }
 
-int berth_registry_upload_start(struct berth_registry *r, const char *repo,
+int berth_registry_upload_start(struct berth_registry *r, const char *account, const char *repo,
                                 char out_id[BERTH_UPLOAD_ID_BUF])
 {
     int64_t repo_id;
-    int rc = repo_pushable(r, repo, &repo_id);
+    int rc = repo_pushable(r, account, repo, &repo_id);
     if (rc < 0)
         return rc;
     unsigned char rnd[BERTH_UPLOAD_ID_LEN / 2];
@@ -176,6 +221,7 @@ int berth_registry_upload_start(struct berth_registry *r, const char *repo,
     berth_sha256_init(&h);
     memcpy(u.id, out_id, BERTH_UPLOAD_ID_BUF);
     snprintf(u.repo, sizeof(u.repo), "%s", repo);
+    snprintf(u.account, sizeof(u.account), "%s", account);
     u.offset = 0;
     u.started_at = (int64_t)time(NULL);
     berth_sha256_export(&h, u.state);
@@ -193,8 +239,8 @@ int berth_registry_upload_start(struct berth_registry *r, const char *repo,
 }
 
 /* Loads the session row and checks it belongs to repo. */
-static int upload_load(struct berth_registry *r, const char *repo, const char *id,
-                       struct berth_meta_upload *out)
+static int upload_load(struct berth_registry *r, const char *account, const char *repo,
+                       const char *id, struct berth_meta_upload *out)
 {
     int rc = berth_name_valid(repo, strlen(repo));
     if (rc < 0)
@@ -203,16 +249,16 @@ static int upload_load(struct berth_registry *r, const char *repo, const char *i
         return unknown_upload(id);
     if ((rc = META(r)->upload_get(MI(r), id, out)) < 0)
         return rc;
-    if (strcmp(out->repo, repo) != 0)
+    if (strcmp(out->repo, repo) != 0 || strcmp(out->account, account) != 0)
         return unknown_upload(id);
     return 0;
 }
 
-int berth_registry_upload_status(struct berth_registry *r, const char *repo, const char *id,
-                                 uint64_t *out_offset)
+int berth_registry_upload_status(struct berth_registry *r, const char *account, const char *repo,
+                                 const char *id, uint64_t *out_offset)
 {
     struct berth_meta_upload mu;
-    int rc = upload_load(r, repo, id, &mu);
+    int rc = upload_load(r, account, repo, id, &mu);
     if (rc < 0)
         return rc;
     *out_offset = (uint64_t)mu.offset;
@@ -267,13 +313,13 @@ static void active_remove(struct berth_registry *r, struct berth_upload *u)
     u->registered = 0;
 }
 
-int berth_registry_upload_begin(struct berth_registry *r, const char *repo, const char *id,
-                                const uint64_t *expect_start, struct berth_upload *u,
-                                uint64_t *out_offset)
+int berth_registry_upload_begin(struct berth_registry *r, const char *account, const char *repo,
+                                const char *id, const uint64_t *expect_start,
+                                struct berth_upload *u, uint64_t *out_offset)
 {
     struct berth_meta_upload mu;
     memset(u, 0, sizeof(*u));
-    int rc = upload_load(r, repo, id, &mu);
+    int rc = upload_load(r, account, repo, id, &mu);
     if (rc < 0)
         return rc;
     *out_offset = (uint64_t)mu.offset;
@@ -286,6 +332,7 @@ int berth_registry_upload_begin(struct berth_registry *r, const char *repo, cons
     memcpy(u->id, id, BERTH_UPLOAD_ID_BUF);
     u->registered = 1;
     snprintf(u->repo, sizeof(u->repo), "%s", mu.repo);
+    snprintf(u->account, sizeof(u->account), "%s", mu.account);
     u->offset = (uint64_t)mu.offset;
     if ((rc = berth_sha256_import(&u->hash, mu.state, sizeof(mu.state))) < 0 ||
         (rc = BLOBS(r)->upload_open(BI(r), id, u->offset, &u->w)) < 0) {
@@ -303,8 +350,8 @@ int berth_registry_upload_begin(struct berth_registry *r, const char *repo, cons
     return 0;
 }
 
-int berth_registry_upload_write(struct berth_registry *r, struct berth_upload *u,
-                                const void *data, size_t len)
+int berth_registry_upload_write(struct berth_registry *r, struct berth_upload *u, const void *data,
+                                size_t len)
 {
     int rc = BLOBS(r)->upload_write(u->w, data, len);
     if (rc < 0)
@@ -332,6 +379,7 @@ int berth_registry_upload_end(struct berth_registry *r, struct berth_upload *u)
     struct berth_meta_upload mu = {0};
     memcpy(mu.id, u->id, BERTH_UPLOAD_ID_BUF);
     snprintf(mu.repo, sizeof(mu.repo), "%s", u->repo);
+    snprintf(mu.account, sizeof(mu.account), "%s", u->account);
     mu.offset = (int64_t)u->offset;
     berth_sha256_export(&u->hash, mu.state);
     int rc = META(r)->upload_update(MI(r), &mu);
@@ -374,7 +422,7 @@ int berth_registry_upload_finish(struct berth_registry *r, struct berth_upload *
         goto fail;
     /* The first stored blob is what creates the repository of an auto-created push. */
     int64_t repo_id;
-    if ((rc = berth_registry_repo(r, u->repo, 1, &repo_id)) < 0)
+    if ((rc = berth_registry_repo(r, u->account, u->repo, 1, &repo_id)) < 0)
         goto fail;
     if ((rc = META(r)->blob_link(MI(r), repo_id, want, (int64_t)u->offset, u->id)) < 0)
         goto fail;
@@ -391,10 +439,11 @@ void berth_registry_upload_abort(struct berth_registry *r, struct berth_upload *
     active_remove(r, u);
 }
 
-int berth_registry_upload_cancel(struct berth_registry *r, const char *repo, const char *id)
+int berth_registry_upload_cancel(struct berth_registry *r, const char *account, const char *repo,
+                                 const char *id)
 {
     struct berth_meta_upload mu;
-    int rc = upload_load(r, repo, id, &mu);
+    int rc = upload_load(r, account, repo, id, &mu);
     if (rc < 0)
         return rc;
     if ((rc = active_add(r, id)) < 0)
@@ -402,14 +451,15 @@ int berth_registry_upload_cancel(struct berth_registry *r, const char *repo, con
     struct berth_upload u = {.registered = 1};
     memcpy(u.id, id, BERTH_UPLOAD_ID_BUF);
     snprintf(u.repo, sizeof(u.repo), "%s", mu.repo);
+    snprintf(u.account, sizeof(u.account), "%s", mu.account);
     return berth_registry_upload_discard(r, &u);
 }
 
 /* ---- manifests ---- */
 
-int berth_registry_manifest_put(struct berth_registry *r, const char *repo, const char *ref,
-                                const char *content_type, const char *body, size_t len,
-                                struct berth_put_result *out)
+int berth_registry_manifest_put(struct berth_registry *r, const char *account, const char *repo,
+                                const char *ref, const char *content_type, const char *body,
+                                size_t len, struct berth_put_result *out)
 {
     struct berth_ref pref;
     struct berth_manifest m;
@@ -432,7 +482,7 @@ int berth_registry_manifest_put(struct berth_registry *r, const char *repo, cons
     }
     if ((rc = berth_manifest_parse(body, len, content_type, &m)) < 0)
         return rc;
-    if ((rc = repo_pushable(r, repo, &repo_id)) < 0)
+    if ((rc = repo_pushable(r, account, repo, &repo_id)) < 0)
         goto out;
     if (repo_id == 0) {
         /* A new repository holds nothing a reference could point at: refuse without creating
@@ -444,7 +494,7 @@ int berth_registry_manifest_put(struct berth_registry *r, const char *repo, cons
             berth_err_set_subject(m.refs[0].digest);
             goto out;
         }
-        if ((rc = berth_registry_repo(r, repo, 1, &repo_id)) < 0)
+        if ((rc = berth_registry_repo(r, account, repo, 1, &repo_id)) < 0)
             goto out;
     }
     struct berth_meta_manifest rec = {0};
@@ -472,38 +522,38 @@ out:
     return rc;
 }
 
-static int resolve(struct berth_registry *r, const char *repo, const char *ref, int64_t *repo_id,
-                   struct berth_ref *pref)
+static int resolve(struct berth_registry *r, const char *account, const char *repo, const char *ref,
+                   int64_t *repo_id, struct berth_ref *pref)
 {
     int rc;
-    if ((rc = berth_registry_repo(r, repo, 0, repo_id)) < 0)
+    if ((rc = berth_registry_repo(r, account, repo, 0, repo_id)) < 0)
         return rc;
     if ((rc = berth_ref_parse(ref, pref)) < 0)
         return rc;
-    if (!pref->is_digest &&
-        (rc = META(r)->tag_get(MI(r), *repo_id, pref->tag, pref->digest)) < 0)
+    if (!pref->is_digest && (rc = META(r)->tag_get(MI(r), *repo_id, pref->tag, pref->digest)) < 0)
         return rc;
     return 0;
 }
 
-int berth_registry_manifest_get(struct berth_registry *r, const char *repo, const char *ref,
-                                int with_body, struct berth_meta_manifest *out)
+int berth_registry_manifest_get(struct berth_registry *r, const char *account, const char *repo,
+                                const char *ref, int with_body, struct berth_meta_manifest *out)
 {
     struct berth_ref pref;
     int64_t repo_id;
     memset(out, 0, sizeof(*out));
-    int rc = resolve(r, repo, ref, &repo_id, &pref);
+    int rc = resolve(r, account, repo, ref, &repo_id, &pref);
     if (rc < 0)
         return rc;
     return META(r)->manifest_get(MI(r), repo_id, pref.digest, with_body, out);
 }
 
-int berth_registry_manifest_delete(struct berth_registry *r, const char *repo, const char *ref)
+int berth_registry_manifest_delete(struct berth_registry *r, const char *account, const char *repo,
+                                   const char *ref)
 {
     struct berth_ref pref;
     int64_t repo_id;
     int rc;
-    if ((rc = berth_registry_repo(r, repo, 0, &repo_id)) < 0)
+    if ((rc = berth_registry_repo(r, account, repo, 0, &repo_id)) < 0)
         return rc;
     if ((rc = berth_ref_parse(ref, &pref)) < 0)
         return rc;
@@ -512,24 +562,25 @@ int berth_registry_manifest_delete(struct berth_registry *r, const char *repo, c
     return META(r)->tag_delete(MI(r), repo_id, pref.tag);
 }
 
-int berth_registry_tags(struct berth_registry *r, const char *repo, const char *last, int n,
-                        struct berth_strlist *out)
+int berth_registry_tags(struct berth_registry *r, const char *account, const char *repo,
+                        const char *last, int n, struct berth_strlist *out)
 {
     int64_t repo_id;
-    int rc = berth_registry_repo(r, repo, 0, &repo_id);
+    int rc = berth_registry_repo(r, account, repo, 0, &repo_id);
     if (rc < 0)
         return rc;
     return META(r)->tag_list(MI(r), repo_id, last, n, out);
 }
 
-int berth_registry_catalog(struct berth_registry *r, const char *last, int n,
+int berth_registry_catalog(struct berth_registry *r, const char *account, const char *last, int n,
                            struct berth_strlist *out)
 {
-    return META(r)->repo_list(MI(r), last, n, out);
+    return META(r)->repo_list(MI(r), account, last, n, out);
 }
 
-int berth_registry_referrers(struct berth_registry *r, const char *repo, const char *digest,
-                             const char *artifact_type, struct berth_meta_manifest_list *out)
+int berth_registry_referrers(struct berth_registry *r, const char *account, const char *repo,
+                             const char *digest, const char *artifact_type,
+                             struct berth_meta_manifest_list *out)
 {
     int64_t repo_id;
     int rc;
@@ -538,7 +589,7 @@ int berth_registry_referrers(struct berth_registry *r, const char *repo, const c
         return rc;
     /* IMPLEMENTATION-OF distribution-spec "Listing Referrers": a registry that supports the API
      * must not answer 404, so an unknown repository has no referrers rather than no name. */
-    if (META(r)->repo_get(MI(r), repo, &repo_id) < 0)
+    if (META(r)->repo_get(MI(r), account, repo, &repo_id) < 0)
         return 0;
     return META(r)->referrers(MI(r), repo_id, digest, artifact_type, out);
 }

@@ -30,10 +30,10 @@ struct berth_registry_options {
 struct berth_active_upload;
 
 struct berth_registry {
-    struct berth_meta *meta;         /* borrowed */
-    struct berth_blob_store *blobs;  /* borrowed */
+    struct berth_meta *meta;        /* borrowed */
+    struct berth_blob_store *blobs; /* borrowed */
     struct berth_registry_options opt;
-    pthread_mutex_t mu;              /* guards active */
+    pthread_mutex_t mu; /* guards active */
     struct berth_active_upload *active;
     int nactive;
 };
@@ -42,22 +42,40 @@ int berth_registry_init(struct berth_registry *r, struct berth_meta *meta,
                         struct berth_blob_store *blobs, const struct berth_registry_options *opt);
 void berth_registry_dispose(struct berth_registry *r);
 
+/* Every repository belongs to an account (a 12-digit registry id); functions that take a
+ * repository name take its account first. */
+
 /* Resolves a repository name: BERTH_EINVALID (NAME) for a bad name, BERTH_ENOTFOUND (REPO)
  * when it does not exist and may not be created. for_push creates it if allowed. */
-int berth_registry_repo(struct berth_registry *r, const char *name, int for_push,
-                        int64_t *out_id);
+int berth_registry_repo(struct berth_registry *r, const char *account, const char *name,
+                        int for_push, int64_t *out_id);
+
+/* ---- repository records (the ECR control plane) ---- */
+/* Creates the repository with r's settings (name validated): BERTH_EEXISTS when taken. */
+int berth_registry_repo_create(struct berth_registry *r, const struct berth_meta_repo *rec);
+int berth_registry_repo_describe(struct berth_registry *r, const char *account, const char *name,
+                                 struct berth_meta_repo *out);
+int berth_registry_repo_describe_list(struct berth_registry *r, const char *account,
+                                      const char *after, int limit,
+                                      struct berth_meta_repo_list *out);
+/* Writes mutability, filters, scan-on-push, policy and resource tags of rec->id. */
+int berth_registry_repo_update(struct berth_registry *r, const struct berth_meta_repo *rec);
+/* Deletes the repository; with force also its images (BERTH_ECONFLICT otherwise). */
+int berth_registry_repo_delete(struct berth_registry *r, const char *account, const char *name,
+                               int force, struct berth_meta_repo *out_deleted);
 
 /* ---- blobs ---- */
-int berth_registry_blob_stat(struct berth_registry *r, const char *repo, const char *digest,
-                             uint64_t *out_size);
+int berth_registry_blob_stat(struct berth_registry *r, const char *account, const char *repo,
+                             const char *digest, uint64_t *out_size);
 /* A readable fd (caller closes) of a blob the repository may serve. */
-int berth_registry_blob_open(struct berth_registry *r, const char *repo, const char *digest,
-                             int *out_fd, uint64_t *out_size);
-int berth_registry_blob_delete(struct berth_registry *r, const char *repo, const char *digest);
+int berth_registry_blob_open(struct berth_registry *r, const char *account, const char *repo,
+                             const char *digest, int *out_fd, uint64_t *out_size);
+int berth_registry_blob_delete(struct berth_registry *r, const char *account, const char *repo,
+                               const char *digest);
 /* Links digest from repository `from` into repo. BERTH_ENOTFOUND when `from` cannot serve it
  * (the caller then starts a normal upload, as the spec says). */
-int berth_registry_blob_mount(struct berth_registry *r, const char *repo, const char *from,
-                              const char *digest);
+int berth_registry_blob_mount(struct berth_registry *r, const char *account, const char *repo,
+                              const char *from, const char *digest);
 
 /* ---- uploads ---- */
 #define BERTH_UPLOAD_ID_BUF (BERTH_UPLOAD_ID_LEN + 1)
@@ -65,6 +83,7 @@ int berth_registry_blob_mount(struct berth_registry *r, const char *repo, const 
 /* One request's view of an upload session: load, append, then end or abort. */
 struct berth_upload {
     char id[BERTH_UPLOAD_ID_BUF];
+    char account[BERTH_ACCOUNT_BUF];
     char repo[256];
     uint64_t offset; /* bytes acknowledged plus bytes appended by this request */
     struct berth_sha256 hash;
@@ -72,18 +91,18 @@ struct berth_upload {
     int registered; /* counted in the active-uploads limit */
 };
 
-int berth_registry_upload_start(struct berth_registry *r, const char *repo,
+int berth_registry_upload_start(struct berth_registry *r, const char *account, const char *repo,
                                 char out_id[BERTH_UPLOAD_ID_BUF]);
-int berth_registry_upload_status(struct berth_registry *r, const char *repo, const char *id,
-                                 uint64_t *out_offset);
+int berth_registry_upload_status(struct berth_registry *r, const char *account, const char *repo,
+                                 const char *id, uint64_t *out_offset);
 /* Opens the session for appending. If expect_start is not NULL the chunk must start at the
  * current offset: BERTH_ERANGE (with *out_offset) otherwise. BERTH_EUNAVAILABLE when the
  * active-uploads limit is reached, BERTH_ECONFLICT when another request is writing it. */
-int berth_registry_upload_begin(struct berth_registry *r, const char *repo, const char *id,
-                                const uint64_t *expect_start, struct berth_upload *u,
-                                uint64_t *out_offset);
-int berth_registry_upload_write(struct berth_registry *r, struct berth_upload *u,
-                                const void *data, size_t len);
+int berth_registry_upload_begin(struct berth_registry *r, const char *account, const char *repo,
+                                const char *id, const uint64_t *expect_start,
+                                struct berth_upload *u, uint64_t *out_offset);
+int berth_registry_upload_write(struct berth_registry *r, struct berth_upload *u, const void *data,
+                                size_t len);
 /* Makes the appended bytes durable and records the new offset and hash state: after this the
  * chunk is acknowledged and survives a restart. */
 int berth_registry_upload_end(struct berth_registry *r, struct berth_upload *u);
@@ -94,7 +113,8 @@ int berth_registry_upload_finish(struct berth_registry *r, struct berth_upload *
 /* Drops what this request appended (the acknowledged offset stays). Safe to call twice. */
 void berth_registry_upload_abort(struct berth_registry *r, struct berth_upload *u);
 /* Removes the session and its bytes. */
-int berth_registry_upload_cancel(struct berth_registry *r, const char *repo, const char *id);
+int berth_registry_upload_cancel(struct berth_registry *r, const char *account, const char *repo,
+                                 const char *id);
 int berth_registry_upload_discard(struct berth_registry *r, struct berth_upload *u);
 
 /* ---- manifests and tags ---- */
@@ -103,34 +123,36 @@ struct berth_put_result {
     int has_subject;
     char subject[BERTH_DIGEST_BUF];
 };
-int berth_registry_manifest_put(struct berth_registry *r, const char *repo, const char *ref,
-                                const char *content_type, const char *body, size_t len,
-                                struct berth_put_result *out);
+int berth_registry_manifest_put(struct berth_registry *r, const char *account, const char *repo,
+                                const char *ref, const char *content_type, const char *body,
+                                size_t len, struct berth_put_result *out);
 /* Resolves ref (tag or digest) and returns the manifest with its body. */
-int berth_registry_manifest_get(struct berth_registry *r, const char *repo, const char *ref,
-                                int with_body, struct berth_meta_manifest *out);
+int berth_registry_manifest_get(struct berth_registry *r, const char *account, const char *repo,
+                                const char *ref, int with_body, struct berth_meta_manifest *out);
 /* ref is a tag: untag; ref is a digest: delete the manifest and every tag pointing at it. */
-int berth_registry_manifest_delete(struct berth_registry *r, const char *repo, const char *ref);
-int berth_registry_tags(struct berth_registry *r, const char *repo, const char *last, int n,
-                        struct berth_strlist *out);
-int berth_registry_catalog(struct berth_registry *r, const char *last, int n,
+int berth_registry_manifest_delete(struct berth_registry *r, const char *account, const char *repo,
+                                   const char *ref);
+int berth_registry_tags(struct berth_registry *r, const char *account, const char *repo,
+                        const char *last, int n, struct berth_strlist *out);
+int berth_registry_catalog(struct berth_registry *r, const char *account, const char *last, int n,
                            struct berth_strlist *out);
-int berth_registry_referrers(struct berth_registry *r, const char *repo, const char *digest,
-                             const char *artifact_type, struct berth_meta_manifest_list *out);
+int berth_registry_referrers(struct berth_registry *r, const char *account, const char *repo,
+                             const char *digest, const char *artifact_type,
+                             struct berth_meta_manifest_list *out);
 
 /* ---- fsck ---- */
 struct berth_fsck_report {
     /* inconsistencies: what a client could trip over */
     uint64_t blobs_checked;
-    uint64_t blobs_missing;     /* metadata row without bytes */
-    uint64_t blobs_corrupt;     /* bytes that do not hash to their name or size */
+    uint64_t blobs_missing; /* metadata row without bytes */
+    uint64_t blobs_corrupt; /* bytes that do not hash to their name or size */
     uint64_t manifests_checked;
     uint64_t manifests_corrupt; /* stored bytes that do not hash to the manifest's digest */
     uint64_t refs_dangling;     /* manifest references to content that is gone */
     uint64_t uploads_broken;    /* sessions whose acknowledged bytes are gone */
     /* garbage: invisible to clients, left by a crash at the wrong moment; reclaimable */
-    uint64_t orphan_blobs;      /* bytes without a metadata row */
-    uint64_t orphan_uploads;    /* upload files without a session */
+    uint64_t orphan_blobs;   /* bytes without a metadata row */
+    uint64_t orphan_uploads; /* upload files without a session */
     uint64_t repaired;
 };
 /* Re-hashes every blob and manifest and checks every manifest reference; prints each finding

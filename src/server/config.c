@@ -26,7 +26,8 @@ struct setting {
 #define STR(f) T_STR, offsetof(struct berth_config, f), sizeof(((struct berth_config *)0)->f)
 #define INT(f) T_INT, offsetof(struct berth_config, f), 0
 #define BOOL(f) T_BOOL, offsetof(struct berth_config, f), 0
-#define BOTH (BERTH_CMD_SERVE | BERTH_CMD_FSCK)
+#define BOTH (BERTH_CMD_SERVE | BERTH_CMD_FSCK | BERTH_CMD_ADMIN)
+#define SERVE_ADMIN (BERTH_CMD_SERVE | BERTH_CMD_ADMIN)
 #define SERVE BERTH_CMD_SERVE
 #define XSTR(x) #x
 #define NUM(x) XSTR(x)
@@ -43,10 +44,25 @@ static const struct setting settings[] = {
      "Log format: text or json"},
     {"log-level", "BERTH_LOG_LEVEL", STR(log_level), 0, 0, "info", BOTH,
      "Log level: debug, info, warn or error"},
-    {"auto-create-repos", "BERTH_AUTO_CREATE_REPOS", BOOL(auto_create_repos), 0, 1, "true", SERVE,
-     "Create a repository on its first push"},
-    {"max-manifest-size", "BERTH_MAX_MANIFEST_SIZE", INT(max_manifest_size), 1024,
-     64 * 1024 * 1024, NUM(4194304), SERVE, "Largest manifest accepted, in bytes"},
+    {"auto-create-repos", "BERTH_AUTO_CREATE_REPOS", BOOL(auto_create_repos), 0, 1, "false", SERVE,
+     "Create a repository on its first push (ECR does not: a push to a missing repository "
+     "fails with NAME_UNKNOWN)"},
+    {"auth", "BERTH_AUTH", BOOL(auth), 0, 1, "true", SERVE,
+     "Require credentials: SigV4 on the ECR API, registry tokens on /v2/. Turning it off "
+     "makes every caller the default account's admin"},
+    {"account-id", "BERTH_ACCOUNT_ID", STR(account_id), 0, 0, "000000000000", SERVE_ADMIN,
+     "The default account (12 digits): its registry is served at the plain host name"},
+    {"region", "BERTH_REGION", STR(region), 0, 0, "us-east-1", SERVE_ADMIN,
+     "The region clients sign requests for and ARNs name"},
+    {"public-url", "BERTH_PUBLIC_URL", STR(public_url), 0, 0, "", SERVE,
+     "Registry address reported as proxyEndpoint and repositoryUri (default: the Host the "
+     "client used)"},
+    {"admin-access-key-id", "BERTH_ADMIN_ACCESS_KEY_ID", STR(admin_access_key_id), 0, 0, "", SERVE,
+     "Bootstrap admin access key id (instead of a generated one printed at first start)"},
+    {"admin-secret-access-key", "BERTH_ADMIN_SECRET_ACCESS_KEY", STR(admin_secret_access_key), 0, 0,
+     "", SERVE, "Secret of the bootstrap admin access key"},
+    {"max-manifest-size", "BERTH_MAX_MANIFEST_SIZE", INT(max_manifest_size), 1024, 64 * 1024 * 1024,
+     NUM(4194304), SERVE, "Largest manifest accepted, in bytes"},
     {"max-header-size", "BERTH_MAX_HEADER_SIZE", INT(max_header_size), 4096, 1024 * 1024,
      NUM(65536), SERVE, "Largest request line plus headers accepted, in bytes (431 beyond)"},
     {"connection-buffer", "BERTH_CONNECTION_BUFFER", INT(connection_buffer), 16384,
@@ -176,6 +192,7 @@ int berth_config_load(struct berth_config *out, enum berth_command cmd, int argc
                       FILE *err)
 {
     memset(out, 0, sizeof(*out));
+    out->command = cmd;
     for (size_t i = 0; i < NSETTINGS; i++)
         if (set(out, &settings[i], settings[i].def, "default", err) < 0)
             return -1;
@@ -247,8 +264,22 @@ int berth_config_load(struct berth_config *out, enum berth_command cmd, int argc
     struct sockaddr_storage ss;
     socklen_t sl;
     if ((cmd & BERTH_CMD_SERVE) && berth_http_parse_listen(out->listen, &ss, &sl) < 0) {
-        fprintf(err, "berth: listen must be HOST:PORT with a numeric IP, localhost or [IPv6], "
-                     "not '%s'\n", out->listen);
+        fprintf(err,
+                "berth: listen must be HOST:PORT with a numeric IP, localhost or [IPv6], "
+                "not '%s'\n",
+                out->listen);
+        return -1;
+    }
+    size_t al = strlen(out->account_id);
+    int digits = al == 12;
+    for (size_t i = 0; i < al; i++)
+        digits &= isdigit((unsigned char)out->account_id[i]) != 0;
+    if ((cmd & (BERTH_CMD_SERVE | BERTH_CMD_ADMIN)) && !digits) {
+        fprintf(err, "berth: account-id must be 12 digits, not '%s'\n", out->account_id);
+        return -1;
+    }
+    if ((cmd & (BERTH_CMD_SERVE | BERTH_CMD_ADMIN)) && !out->region[0]) {
+        fprintf(err, "berth: region must not be empty\n");
         return -1;
     }
     if (!out->data_dir[0]) {
@@ -262,8 +293,20 @@ void berth_config_help(FILE *out, enum berth_command cmd)
 {
     if (cmd == BERTH_CMD_SERVE)
         fprintf(out, "Usage: berth serve [options]\n\n"
-                     "Serves the OCI Distribution API on one port, with SQLite metadata and\n"
-                     "filesystem blobs under --data-dir.\n\n");
+                     "Serves the OCI Distribution API (/v2/) and the Amazon ECR API (POST /,\n"
+                     "SigV4) on one port, with SQLite metadata and filesystem blobs under\n"
+                     "--data-dir.\n\n");
+    else if (cmd == BERTH_CMD_ADMIN)
+        fprintf(out, "Usage: berth admin <command> [arguments] [options]\n\n"
+                     "Manages accounts, IAM users, access keys and identity policies in\n"
+                     "--data-dir (also while the server runs). Commands:\n"
+                     "  create-account ACCOUNT_ID\n"
+                     "  create-user --account ID --user NAME\n"
+                     "  create-access-key --account ID --user NAME   (prints id and secret)\n"
+                     "  deactivate-access-key --key KEY_ID           (revokes its tokens too)\n"
+                     "  activate-access-key --key KEY_ID\n"
+                     "  put-policy --account ID --name NAME --document JSON|@FILE\n"
+                     "  attach-policy --account ID --user NAME --name POLICY\n\n");
     else
         fprintf(out, "Usage: berth fsck [options]\n\n"
                      "Re-hashes every blob and checks every manifest reference in --data-dir.\n"
@@ -277,7 +320,9 @@ void berth_config_help(FILE *out, enum berth_command cmd)
             continue;
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s %s", s->name,
-                 s->type == T_BOOL ? "[BOOL]" : s->type == T_INT ? "N" : "VALUE");
+                 s->type == T_BOOL  ? "[BOOL]"
+                 : s->type == T_INT ? "N"
+                                    : "VALUE");
         fprintf(out, "  %-34s %s\n", flag, s->help);
         if (s->env)
             fprintf(out, "  %-34s env %s, default: %s\n", "", s->env, *s->def ? s->def : "(none)");

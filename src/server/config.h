@@ -10,15 +10,22 @@
 
 #include <stdio.h>
 
-enum berth_command { BERTH_CMD_SERVE = 1, BERTH_CMD_FSCK = 2 };
+enum berth_command { BERTH_CMD_SERVE = 1, BERTH_CMD_FSCK = 2, BERTH_CMD_ADMIN = 4 };
 
 struct berth_config {
+    enum berth_command command; /* which command the settings were loaded for */
     char config_file[1024];
     char listen[256];
     char data_dir[1024];
     char log_format[8];
     char log_level[8];
     int auto_create_repos;
+    int auth;
+    char account_id[16];
+    char region[32];
+    char public_url[256];
+    char admin_access_key_id[130];
+    char admin_secret_access_key[130];
     long long max_manifest_size;
     long long max_header_size;
     long long connection_buffer;

@@ -46,8 +46,7 @@ int berth_server_open(struct berth_server *s, const struct berth_config *cfg)
     /* Two processes on one data dir would each believe they own the uploads directory. */
     if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
         return berth_err_set(BERTH_EUNAVAILABLE, BERTH_WHAT_NONE,
-                             "data directory %s is in use by another berth process",
-                             cfg->data_dir);
+                             "data directory %s is in use by another berth process", cfg->data_dir);
     snprintf(path, sizeof(path), "%s/meta.db", cfg->data_dir);
     if ((rc = berth_meta_sqlite_open(&s->meta, path)) < 0)
         return rc;
@@ -59,8 +58,57 @@ int berth_server_open(struct berth_server *s, const struct berth_config *cfg)
         .max_active_uploads = (int)cfg->max_concurrent_uploads,
     };
     berth_registry_init(&s->registry, s->meta, s->blobs, &ro);
+    if (cfg->command != BERTH_CMD_SERVE) /* fsck: no identity needed */
+        return 0;
+    struct berth_auth_options ao = {
+        .account = cfg->account_id,
+        .region = cfg->region,
+        .data_dir = cfg->data_dir,
+        .enabled = cfg->auth,
+        .admin_key_id = cfg->admin_access_key_id,
+        .admin_secret = cfg->admin_secret_access_key,
+        .public_url = cfg->public_url[0] ? cfg->public_url : cfg->listen,
+    };
+    if ((rc = berth_auth_init(&s->auth, s->meta, &ao, stdout)) < 0)
+        return rc;
+    s->auth_ready = 1;
+    if (!cfg->auth)
+        berth_log(BERTH_LOG_WARN, NULL,
+                  "authentication is OFF: every caller acts as the admin of account %s",
+                  cfg->account_id);
     s->oci.registry = &s->registry;
+    s->oci.auth = &s->auth;
     s->oci.manifest_max = (size_t)cfg->max_manifest_size;
+    snprintf(s->oci.realm, sizeof(s->oci.realm), "%s",
+             cfg->public_url[0] ? cfg->public_url : "berth");
+    s->ecr.registry = &s->registry;
+    s->ecr.auth = &s->auth;
+    s->ecr.public_url = s->cfg.public_url;
+    return 0;
+}
+
+int berth_server_open_admin(struct berth_server *s, const struct berth_config *cfg)
+{
+    char path[1200];
+    int rc;
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    s->lock_fd = -1;
+    if (mkdir_p(cfg->data_dir) < 0)
+        return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot create data directory %s: %s",
+                             cfg->data_dir, strerror(errno));
+    snprintf(path, sizeof(path), "%s/meta.db", cfg->data_dir);
+    if ((rc = berth_meta_sqlite_open(&s->meta, path)) < 0)
+        return rc;
+    struct berth_auth_options ao = {
+        .account = cfg->account_id,
+        .region = cfg->region,
+        .data_dir = cfg->data_dir,
+        .enabled = 1,
+    };
+    if ((rc = berth_auth_init(&s->auth, s->meta, &ao, stdout)) < 0)
+        return rc;
+    s->auth_ready = 1;
     return 0;
 }
 
@@ -73,12 +121,16 @@ static double now_s(void)
 
 int berth_server_run(struct berth_server *s)
 {
+    s->tables[0] =
+        (struct berth_route_table){berth_oci_routes, berth_oci_nroutes, &s->oci, berth_oci_gate};
+    /* no gate: SigV4 covers the body, so the ECR handler authenticates once it has it */
+    s->tables[1] = (struct berth_route_table){berth_ecr_routes, berth_ecr_nroutes, &s->ecr, NULL};
     struct berth_http_options ho = {
         .listen = s->cfg.listen,
-        .routes = berth_oci_routes,
-        .nroutes = berth_oci_nroutes,
+        .tables = s->tables,
+        .ntables = 2,
         .fallback = &berth_oci_fallback,
-        .app = &s->oci,
+        .fallback_app = &s->oci,
         .threads = (unsigned)s->cfg.threads,
         .max_connections = (unsigned)s->cfg.max_connections,
         .timeout_s = (unsigned)s->cfg.request_timeout,
@@ -128,8 +180,12 @@ int berth_server_run(struct berth_server *s)
 void berth_server_close(struct berth_server *s)
 {
     berth_http_stop(&s->http);
+    if (s->auth_ready)
+        berth_auth_dispose(&s->auth);
+    s->auth_ready = 0;
     if (s->meta) {
-        berth_registry_dispose(&s->registry);
+        if (s->blobs)
+            berth_registry_dispose(&s->registry);
         berth_meta_close(s->meta);
     }
     berth_blob_close(s->blobs);

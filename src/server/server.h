@@ -6,7 +6,9 @@
 #ifndef BERTH_SERVER_SERVER_H
 #define BERTH_SERVER_SERVER_H
 
+#include "auth/auth.h"
 #include "blob/blob.h"
+#include "ecr/ecr.h"
 #include "http/http.h"
 #include "meta/meta.h"
 #include "oci/oci.h"
@@ -19,12 +21,19 @@ struct berth_server {
     struct berth_meta *meta;
     struct berth_blob_store *blobs;
     struct berth_registry registry;
+    struct berth_auth auth;
+    int auth_ready;
     struct berth_oci_ctx oci;
+    struct berth_ecr_ctx ecr;
+    struct berth_route_table tables[2];
     struct berth_http http;
 };
 
 /* Locks the data directory (one process at a time) and opens the stores. */
 int berth_server_open(struct berth_server *s, const struct berth_config *cfg);
+/* For `berth admin`: the metadata store and the master key, without the data directory lock
+ * (SQLite serialises the writes; the running server sees them at once). */
+int berth_server_open_admin(struct berth_server *s, const struct berth_config *cfg);
 /* Serves until SIGTERM/SIGINT, then drains. The caller must have blocked those signals in
  * every thread (see main.c). Returns 0 after a clean drain. */
 int berth_server_run(struct berth_server *s);

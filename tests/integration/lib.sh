@@ -41,6 +41,12 @@ fail() {
 
 ok() { echo "ok - $*"; }
 
+# The OCI core tests exercise the registry itself, so by default they run without identity
+# and with create-on-push (both off in a default `berth serve`). The t_ecr_* and t_auth_*
+# tests start with auth on (lib_ecr.sh) and prove the defaults.
+export BERTH_AUTH=${BERTH_AUTH-false}
+export BERTH_AUTO_CREATE_REPOS=${BERTH_AUTO_CREATE_REPOS-true}
+
 # start_berth [extra serve options...]: starts a server and waits until it listens.
 start_berth() {
     local log=$T/berth.log

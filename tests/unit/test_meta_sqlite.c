@@ -22,6 +22,8 @@
 #include "meta/meta.h"
 #include "registry/manifest.h"
 
+#define ACCT "000000000000"
+
 struct fixture {
     char dir[64];
     char path[128];
@@ -87,7 +89,7 @@ static void digest_n(char out[BERTH_DIGEST_BUF], unsigned n)
 static int64_t repo(struct fixture *f, const char *name)
 {
     int64_t id = -1;
-    assert_int_equal(f->ops->repo_ensure(f->impl, name, 1, &id), 0);
+    assert_int_equal(f->ops->repo_ensure(f->impl, ACCT, name, 1, &id), 0);
     assert_true(id > 0);
     return id;
 }
@@ -164,24 +166,24 @@ static void repos_ensure_get(void **state)
     struct fixture *f = *state;
     int64_t id = 0, id2 = 0, got = 0;
     berth_err_clear();
-    assert_int_equal(f->ops->repo_ensure(f->impl, "a/b", 0, &id), BERTH_ENOTFOUND);
+    assert_int_equal(f->ops->repo_ensure(f->impl, ACCT, "a/b", 0, &id), BERTH_ENOTFOUND);
     assert_int_equal(berth_err_what(), BERTH_WHAT_REPO);
-    assert_int_equal(f->ops->repo_get(f->impl, "a/b", &got), BERTH_ENOTFOUND);
+    assert_int_equal(f->ops->repo_get(f->impl, ACCT, "a/b", &got), BERTH_ENOTFOUND);
 
-    assert_int_equal(f->ops->repo_ensure(f->impl, "a/b", 1, &id), 0);
+    assert_int_equal(f->ops->repo_ensure(f->impl, ACCT, "a/b", 1, &id), 0);
     assert_true(id > 0);
-    assert_int_equal(f->ops->repo_ensure(f->impl, "a/b", 1, &id2), 0);
+    assert_int_equal(f->ops->repo_ensure(f->impl, ACCT, "a/b", 1, &id2), 0);
     assert_int_equal(id, id2);
-    assert_int_equal(f->ops->repo_ensure(f->impl, "a/b", 0, &id2), 0);
+    assert_int_equal(f->ops->repo_ensure(f->impl, ACCT, "a/b", 0, &id2), 0);
     assert_int_equal(id, id2);
-    assert_int_equal(f->ops->repo_get(f->impl, "a/b", &got), 0);
+    assert_int_equal(f->ops->repo_get(f->impl, ACCT, "a/b", &got), 0);
     assert_int_equal(got, id);
 
     int64_t other = repo(f, "a");
     assert_true(other != id);
     /* Names are exact: no prefix or case folding. */
-    assert_int_equal(f->ops->repo_get(f->impl, "a/b/", &got), BERTH_ENOTFOUND);
-    assert_int_equal(f->ops->repo_get(f->impl, "A/B", &got), BERTH_ENOTFOUND);
+    assert_int_equal(f->ops->repo_get(f->impl, ACCT, "a/b/", &got), BERTH_ENOTFOUND);
+    assert_int_equal(f->ops->repo_get(f->impl, ACCT, "A/B", &got), BERTH_ENOTFOUND);
 }
 
 static void repos_list_paginated(void **state)
@@ -194,11 +196,11 @@ static void repos_list_paginated(void **state)
     const char *all[] = {"a", "a-b", "a/b", "ab", "b", "c", "c/d"};
 
     struct berth_strlist l = {0};
-    assert_int_equal(f->ops->repo_list(f->impl, NULL, 100, &l), 0);
+    assert_int_equal(f->ops->repo_list(f->impl, ACCT, NULL, 100, &l), 0);
     assert_list(&l, all, 7);
     berth_strlist_dispose(&l);
 
-    assert_int_equal(f->ops->repo_list(f->impl, "", 100, &l), 0);
+    assert_int_equal(f->ops->repo_list(f->impl, ACCT, "", 100, &l), 0);
     assert_list(&l, all, 7);
     berth_strlist_dispose(&l);
 
@@ -207,7 +209,7 @@ static void repos_list_paginated(void **state)
     char lastbuf[64];
     size_t seen = 0;
     for (int page = 0; page < 10; page++) {
-        assert_int_equal(f->ops->repo_list(f->impl, last, 2, &l), 0);
+        assert_int_equal(f->ops->repo_list(f->impl, ACCT, last, 2, &l), 0);
         assert_true(l.n <= 2);
         if (l.n == 0)
             break;
@@ -221,22 +223,22 @@ static void repos_list_paginated(void **state)
     berth_strlist_dispose(&l);
     assert_int_equal(seen, 7);
 
-    assert_int_equal(f->ops->repo_list(f->impl, "a/b", 2, &l), 0);
+    assert_int_equal(f->ops->repo_list(f->impl, ACCT, "a/b", 2, &l), 0);
     const char *after_ab[] = {"ab", "b"};
     assert_list(&l, after_ab, 2);
     berth_strlist_dispose(&l);
 
     /* `last` need not exist. */
-    assert_int_equal(f->ops->repo_list(f->impl, "bb", 100, &l), 0);
+    assert_int_equal(f->ops->repo_list(f->impl, ACCT, "bb", 100, &l), 0);
     const char *after_bb[] = {"c", "c/d"};
     assert_list(&l, after_bb, 2);
     berth_strlist_dispose(&l);
 
-    assert_int_equal(f->ops->repo_list(f->impl, "c/d", 100, &l), 0);
+    assert_int_equal(f->ops->repo_list(f->impl, ACCT, "c/d", 100, &l), 0);
     assert_int_equal(l.n, 0);
     berth_strlist_dispose(&l);
 
-    assert_int_equal(f->ops->repo_list(f->impl, NULL, 1, &l), 0);
+    assert_int_equal(f->ops->repo_list(f->impl, ACCT, NULL, 1, &l), 0);
     assert_list(&l, all, 1);
     berth_strlist_dispose(&l);
 }
@@ -951,7 +953,7 @@ static void migrations_idempotent(void **state)
         reopen(f);
         assert_int_equal(user_version(f->path), v1);
         int64_t id = 0;
-        assert_int_equal(f->ops->repo_get(f->impl, "persist/me", &id), 0);
+        assert_int_equal(f->ops->repo_get(f->impl, ACCT, "persist/me", &id), 0);
         assert_int_equal(id, r);
         char tagged[BERTH_DIGEST_BUF];
         assert_int_equal(f->ops->tag_get(f->impl, r, "keep", tagged), 0);
@@ -984,7 +986,7 @@ static void *work(void *arg)
         char name[32], d[BERTH_DIGEST_BUF];
         int64_t id;
         snprintf(name, sizeof(name), "shared/%d", i % 5);
-        if (w->f->ops->repo_ensure(w->f->impl, name, 1, &id) < 0) {
+        if (w->f->ops->repo_ensure(w->f->impl, ACCT, name, 1, &id) < 0) {
             w->failures++;
             continue;
         }
@@ -1011,7 +1013,7 @@ static void concurrent_writers(void **state)
         assert_int_equal(w[i].failures, 0);
     }
     struct berth_strlist l = {0};
-    assert_int_equal(f->ops->repo_list(f->impl, NULL, 100, &l), 0);
+    assert_int_equal(f->ops->repo_list(f->impl, ACCT, NULL, 100, &l), 0);
     assert_int_equal(l.n, 5);
     berth_strlist_dispose(&l);
     struct blobs_seen s;

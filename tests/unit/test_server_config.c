@@ -31,6 +31,12 @@ static const char *const env_vars[] = {
     "BERTH_DRAIN_TIMEOUT",
     "BERTH_THREADS",
     "BERTH_MAX_CONNECTIONS",
+    "BERTH_AUTH",
+    "BERTH_ACCOUNT_ID",
+    "BERTH_REGION",
+    "BERTH_PUBLIC_URL",
+    "BERTH_ADMIN_ACCESS_KEY_ID",
+    "BERTH_ADMIN_SECRET_ACCESS_KEY",
 };
 
 struct fixture {
@@ -113,7 +119,12 @@ static void defaults(void **state)
     assert_string_equal(c.log_format, "text");
     assert_string_equal(c.log_level, "info");
     assert_string_equal(c.config_file, "");
-    assert_int_equal(c.auto_create_repos, 1);
+    assert_int_equal(c.auto_create_repos, 0); /* ECR: a push needs an existing repository */
+    assert_int_equal(c.auth, 1);              /* secure by default */
+    assert_string_equal(c.account_id, "000000000000");
+    assert_string_equal(c.region, "us-east-1");
+    assert_string_equal(c.public_url, "");
+    assert_string_equal(c.admin_access_key_id, "");
     assert_int_equal(c.max_manifest_size, 4194304);
     assert_int_equal(c.max_header_size, 65536);
     assert_int_equal(c.max_concurrent_uploads, 256);
@@ -204,6 +215,15 @@ static void flag_spellings(void **state)
     assert_int_equal(load(f, &c, BERTH_CMD_SERVE, 1, g), -1);
     const char *h[] = {"--listen=127.0.0.1:"};
     assert_int_equal(load(f, &c, BERTH_CMD_SERVE, 1, h), -1);
+    const char *acct[] = {"--account-id=12345"};
+    assert_int_equal(load(f, &c, BERTH_CMD_SERVE, 1, acct), -1);
+    assert_non_null(strstr(err_text(f), "account-id must be 12 digits"));
+    const char *acct2[] = {"--account-id", "12345678901a"};
+    assert_int_equal(load(f, &c, BERTH_CMD_SERVE, 2, acct2), -1);
+    const char *acct3[] = {"--account-id", "111122223333", "--region", "eu-west-1"};
+    assert_int_equal(load(f, &c, BERTH_CMD_SERVE, 4, acct3), 0);
+    assert_string_equal(c.account_id, "111122223333");
+    assert_string_equal(c.region, "eu-west-1");
 }
 
 static void bool_flags(void **state)

@@ -16,51 +16,14 @@
 #include "core/log.h"
 #include "meta/meta.h"
 #include "meta/sqlite/migrations.h"
+#include "meta/sqlite/sqlite_int.h"
 
-enum stmt_id {
-    ST_REPO_GET,
-    ST_REPO_INSERT,
-    ST_REPO_LIST,
-    ST_BLOB_INSERT,
-    ST_LINK_INSERT,
-    ST_LINK_GET,
-    ST_LINK_DELETE,
-    ST_LINK_IN_USE,
-    ST_BLOB_GET,
-    ST_UPLOAD_INSERT,
-    ST_UPLOAD_GET,
-    ST_UPLOAD_UPDATE,
-    ST_UPLOAD_DELETE,
-    ST_UPLOAD_COUNT,
-    ST_UPLOAD_ALL,
-    ST_MANIFEST_INSERT,
-    ST_MANIFEST_EXISTS,
-    ST_MANIFEST_GET,
-    ST_MANIFEST_GET_BODY,
-    ST_MANIFEST_PARENT,
-    ST_MANIFEST_DELETE,
-    ST_REF_INSERT,
-    ST_REFERRERS,
-    ST_TAG_UPSERT,
-    ST_TAG_GET,
-    ST_TAG_DELETE,
-    ST_TAG_LIST,
-    ST_BLOB_ALL,
-    ST_BLOB_FORGET_LINKS,
-    ST_BLOB_FORGET,
-    ST_DANGLING,
-    ST_MANIFEST_ALL,
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_COUNT
-};
-
-static const char *const stmt_sql[ST_COUNT] = {
-    [ST_REPO_GET] = "SELECT id FROM repositories WHERE name = ?1",
-    [ST_REPO_INSERT] = "INSERT INTO repositories(name, created_at) VALUES (?1, ?2) "
-                       "ON CONFLICT(name) DO NOTHING",
-    [ST_REPO_LIST] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2",
+const char *const msq_stmt_sql[ST_COUNT] = {
+    [ST_REPO_GET] = "SELECT id FROM repositories WHERE account_id = ?1 AND name = ?2",
+    [ST_REPO_INSERT] = "INSERT INTO repositories(account_id, name, created_at) "
+                       "VALUES (?1, ?2, ?3) ON CONFLICT(account_id, name) DO NOTHING",
+    [ST_REPO_LIST] = "SELECT name FROM repositories WHERE account_id = ?1 AND name > ?2 "
+                     "ORDER BY name LIMIT ?3",
     [ST_BLOB_INSERT] = "INSERT INTO blobs(digest, size, created_at) VALUES (?1, ?2, ?3) "
                        "ON CONFLICT(digest) DO NOTHING",
     [ST_LINK_INSERT] = "INSERT INTO repo_blobs(repo_id, digest, linked_at) VALUES (?1, ?2, ?3) "
@@ -72,8 +35,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "AND child_digest = ?2 AND kind = 0 LIMIT 1",
     [ST_BLOB_GET] = "SELECT size FROM blobs WHERE digest = ?1",
     [ST_UPLOAD_INSERT] = "INSERT INTO uploads(id, repo, offset, hash_state, started_at, "
-                         "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    [ST_UPLOAD_GET] = "SELECT repo, offset, hash_state, started_at FROM uploads WHERE id = ?1",
+                         "updated_at, account_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+    [ST_UPLOAD_GET] = "SELECT repo, offset, hash_state, started_at, account_id FROM uploads "
+                      "WHERE id = ?1",
     [ST_UPLOAD_UPDATE] = "UPDATE uploads SET offset = ?2, hash_state = ?3, updated_at = ?4 "
                          "WHERE id = ?1",
     [ST_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
@@ -123,33 +87,57 @@ static const char *const stmt_sql[ST_COUNT] = {
         "ORDER BY r.repo_id, r.parent_digest",
     [ST_MANIFEST_ALL] = "SELECT m.repo_id, r.name, m.digest, m.body FROM manifests m "
                         "JOIN repositories r ON r.id = m.repo_id ORDER BY m.repo_id, m.digest",
+    [ST_ACCOUNT_INSERT] = "INSERT INTO accounts(id, created_at) VALUES (?1, ?2) "
+                          "ON CONFLICT(id) DO NOTHING",
+    [ST_ACCOUNT_GET] = "SELECT registry_policy FROM accounts WHERE id = ?1",
+    [ST_ACCOUNT_SET_POLICY] = "UPDATE accounts SET registry_policy = ?2 WHERE id = ?1",
+    [ST_ADOPT_REPOS] = "UPDATE repositories SET account_id = ?1 WHERE account_id = ''",
+    [ST_ADOPT_UPLOADS] = "UPDATE uploads SET account_id = ?1 WHERE account_id = ''",
+    [ST_USER_INSERT] = "INSERT INTO users(account_id, name, is_admin, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4)",
+    [ST_USER_GET] = "SELECT id, is_admin FROM users WHERE account_id = ?1 AND name = ?2",
+    [ST_KEY_INSERT] = "INSERT INTO access_keys(id, user_id, secret, active, created_at) "
+                      "VALUES (?1, ?2, ?3, 1, ?4)",
+    [ST_KEY_GET] = "SELECT k.active, k.created_at, k.secret, u.id, u.account_id, u.name, "
+                   "u.is_admin FROM access_keys k JOIN users u ON u.id = k.user_id "
+                   "WHERE k.id = ?1",
+    [ST_KEY_SET_ACTIVE] = "UPDATE access_keys SET active = ?2 WHERE id = ?1",
+    [ST_KEY_COUNT] = "SELECT count(*) FROM access_keys",
+    [ST_POLICY_UPSERT] = "INSERT INTO policies(account_id, name, document, created_at) "
+                         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(account_id, name) "
+                         "DO UPDATE SET document = excluded.document",
+    [ST_POLICY_ATTACH] = "INSERT INTO user_policies(user_id, policy_id) SELECT ?1, id "
+                         "FROM policies WHERE account_id = ?2 AND name = ?3 "
+                         "ON CONFLICT DO NOTHING",
+    [ST_USER_POLICIES] = "SELECT p.document FROM user_policies up JOIN policies p "
+                         "ON p.id = up.policy_id WHERE up.user_id = ?1 ORDER BY p.id",
+#define REPO_COLS                                                                                  \
+    "id, account_id, name, created_at, tag_mutability, tag_mutability_filters, "                   \
+    "scan_on_push, encryption_type, kms_key, policy, resource_tags"
+    [ST_REPO_DESCRIBE] = "SELECT " REPO_COLS " FROM repositories "
+                         "WHERE account_id = ?1 AND name = ?2",
+    [ST_REPO_DESCRIBE_LIST] = "SELECT " REPO_COLS " FROM repositories WHERE account_id = ?1 "
+                              "AND name > ?2 ORDER BY name LIMIT ?3",
+    [ST_REPO_CREATE] = "INSERT INTO repositories(account_id, name, created_at, tag_mutability, "
+                       "tag_mutability_filters, scan_on_push, encryption_type, kms_key, policy, "
+                       "resource_tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                       "ON CONFLICT(account_id, name) DO NOTHING",
+    [ST_REPO_UPDATE] = "UPDATE repositories SET tag_mutability = ?2, tag_mutability_filters = ?3, "
+                       "scan_on_push = ?4, policy = ?5, resource_tags = ?6 WHERE id = ?1",
+    [ST_REPO_COUNT_IMAGES] = "SELECT count(*) FROM manifests WHERE repo_id = ?1",
+    [ST_REPO_DELETE] = "DELETE FROM repositories WHERE id = ?1",
+    [ST_REPO_DELETE_UPLOADS] = "DELETE FROM uploads WHERE account_id = ?1 AND repo = ?2",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
 };
 
-struct store;
-
-struct conn {
-    sqlite3 *db;
-    sqlite3_stmt *st[ST_COUNT];
-    struct store *store;
-    struct conn *next;
-};
-
-struct store {
-    char *path;
-    pthread_key_t key;
-    pthread_mutex_t mu;
-    struct conn *all;
-};
-
-static int64_t now_s(void)
+int64_t msq_now_s(void)
 {
     return (int64_t)time(NULL);
 }
 
-static int db_error(sqlite3 *db, const char *what)
+int msq_db_error(sqlite3 *db, const char *what)
 {
     int code = sqlite3_errcode(db);
     int rc = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? BERTH_EUNAVAILABLE : BERTH_EIO;
@@ -209,7 +197,7 @@ static int conn_open_db(const char *path, sqlite3 **out)
     return 0;
 }
 
-static int get_conn(struct store *s, struct conn **out)
+int msq_get_conn(struct store *s, struct conn **out)
 {
     struct conn *c = pthread_getspecific(s->key);
     if (c) {
@@ -235,12 +223,12 @@ static int get_conn(struct store *s, struct conn **out)
 }
 
 /* A reset statement from the per-connection cache, ready for binding. */
-static int stmt(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
+int msq_stmt(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
 {
     if (!c->st[id]) {
-        if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+        if (sqlite3_prepare_v3(c->db, msq_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
                                NULL) != SQLITE_OK)
-            return db_error(c->db, "prepare");
+            return msq_db_error(c->db, "prepare");
     } else {
         sqlite3_reset(c->st[id]);
         sqlite3_clear_bindings(c->st[id]);
@@ -249,7 +237,7 @@ static int stmt(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
     return 0;
 }
 
-static void done(sqlite3_stmt *st)
+void msq_done(sqlite3_stmt *st)
 {
     if (st)
         sqlite3_reset(st);
@@ -257,21 +245,21 @@ static void done(sqlite3_stmt *st)
 
 static int exec_simple(struct conn *c, enum stmt_id id)
 {
-    sqlite3_stmt *st;
-    int rc = stmt(c, id, &st);
+    sqlite3_stmt *st = NULL;
+    int rc = msq_stmt(c, id, &st);
     if (rc < 0)
         return rc;
     int r = sqlite3_step(st);
-    done(st);
-    return r == SQLITE_DONE ? 0 : db_error(c->db, stmt_sql[id]);
+    msq_done(st);
+    return r == SQLITE_DONE ? 0 : msq_db_error(c->db, msq_stmt_sql[id]);
 }
 
-static int begin(struct conn *c)
+int msq_begin(struct conn *c)
 {
     return exec_simple(c, ST_BEGIN);
 }
 
-static int commit(struct conn *c)
+int msq_commit(struct conn *c)
 {
     int rc = exec_simple(c, ST_COMMIT);
     if (rc < 0)
@@ -279,13 +267,13 @@ static int commit(struct conn *c)
     return rc;
 }
 
-static void rollback(struct conn *c)
+void msq_rollback(struct conn *c)
 {
     if (!sqlite3_get_autocommit(c->db))
         exec_simple(c, ST_ROLLBACK);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+void msq_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
@@ -293,38 +281,31 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+char *msq_col_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? strdup((const char *)t) : NULL;
 }
 
 /* Runs a statement that returns no rows. */
-static int step_done(struct conn *c, sqlite3_stmt *st)
+int msq_step_done(struct conn *c, sqlite3_stmt *st)
 {
     int r = sqlite3_step(st);
-    done(st);
-    return r == SQLITE_DONE ? 0 : db_error(c->db, "write");
+    msq_done(st);
+    return r == SQLITE_DONE ? 0 : msq_db_error(c->db, "write");
 }
-
-#define CONN(s, c)                                                                             \
-    struct conn *c;                                                                            \
-    do {                                                                                       \
-        int rc_ = get_conn((s), &c);                                                           \
-        if (rc_ < 0)                                                                           \
-            return rc_;                                                                        \
-    } while (0)
 
 /* ---- repositories ---- */
 
-static int repo_get(void *impl, const char *name, int64_t *out_id)
+static int repo_get(void *impl, const char *account, const char *name, int64_t *out_id)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_REPO_GET, &st);
+    int rc = msq_stmt(c, ST_REPO_GET, &st);
     if (rc < 0)
         return rc;
-    bind_text(st, 1, name);
+    msq_bind_text(st, 1, account);
+    msq_bind_text(st, 2, name);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         *out_id = sqlite3_column_int64(st, 0);
@@ -332,51 +313,55 @@ static int repo_get(void *impl, const char *name, int64_t *out_id)
     } else if (r == SQLITE_DONE) {
         rc = berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_REPO, "repository %s not known", name);
     } else {
-        rc = db_error(c->db, "repo lookup");
+        rc = msq_db_error(c->db, "repo lookup");
     }
-    done(st);
+    msq_done(st);
     return rc;
 }
 
-static int repo_ensure(void *impl, const char *name, int create, int64_t *out_id)
+static int repo_ensure(void *impl, const char *account, const char *name, int create,
+                       int64_t *out_id)
 {
-    int rc = repo_get(impl, name, out_id);
+    int rc = repo_get(impl, account, name, out_id);
     if (rc != BERTH_ENOTFOUND || !create)
         return rc;
     CONN(impl, c);
     sqlite3_stmt *st;
-    if ((rc = stmt(c, ST_REPO_INSERT, &st)) < 0)
+    if ((rc = msq_stmt(c, ST_REPO_INSERT, &st)) < 0)
         return rc;
-    bind_text(st, 1, name);
-    sqlite3_bind_int64(st, 2, now_s());
-    if ((rc = step_done(c, st)) < 0)
+    msq_bind_text(st, 1, account);
+    msq_bind_text(st, 2, name);
+    sqlite3_bind_int64(st, 3, msq_now_s());
+    if ((rc = msq_step_done(c, st)) < 0)
         return rc;
-    return repo_get(impl, name, out_id);
+    return repo_get(impl, account, name, out_id);
 }
 
-static int list_strings(struct conn *c, sqlite3_stmt *st, struct berth_strlist *out)
+int msq_list_strings(struct conn *c, sqlite3_stmt *st, struct berth_strlist *out)
 {
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         if (berth_strlist_push(out, (const char *)sqlite3_column_text(st, 0)) < 0) {
-            done(st);
+            msq_done(st);
             return BERTH_ENOMEM;
         }
     }
-    done(st);
-    return r == SQLITE_DONE ? 0 : db_error(c->db, "list");
+    msq_done(st);
+    return r == SQLITE_DONE ? 0 : msq_db_error(c->db, "list");
 }
 
-static int repo_list(void *impl, const char *last, int limit, struct berth_strlist *out)
+static int repo_list(void *impl, const char *account, const char *last, int limit,
+                     struct berth_strlist *out)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_REPO_LIST, &st);
+    int rc = msq_stmt(c, ST_REPO_LIST, &st);
     if (rc < 0)
         return rc;
-    bind_text(st, 1, last ? last : "");
-    sqlite3_bind_int(st, 2, limit);
-    return list_strings(c, st, out);
+    msq_bind_text(st, 1, account);
+    msq_bind_text(st, 2, last ? last : "");
+    sqlite3_bind_int(st, 3, limit);
+    return msq_list_strings(c, st, out);
 }
 
 /* ---- blobs ---- */
@@ -386,33 +371,33 @@ static int blob_link(void *impl, int64_t repo_id, const char *digest, int64_t si
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = begin(c);
+    int rc = msq_begin(c);
     if (rc < 0)
         return rc;
-    if ((rc = stmt(c, ST_BLOB_INSERT, &st)) < 0)
+    if ((rc = msq_stmt(c, ST_BLOB_INSERT, &st)) < 0)
         goto fail;
-    bind_text(st, 1, digest);
+    msq_bind_text(st, 1, digest);
     sqlite3_bind_int64(st, 2, size);
-    sqlite3_bind_int64(st, 3, now_s());
-    if ((rc = step_done(c, st)) < 0)
+    sqlite3_bind_int64(st, 3, msq_now_s());
+    if ((rc = msq_step_done(c, st)) < 0)
         goto fail;
-    if ((rc = stmt(c, ST_LINK_INSERT, &st)) < 0)
+    if ((rc = msq_stmt(c, ST_LINK_INSERT, &st)) < 0)
         goto fail;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    sqlite3_bind_int64(st, 3, now_s());
-    if ((rc = step_done(c, st)) < 0)
+    msq_bind_text(st, 2, digest);
+    sqlite3_bind_int64(st, 3, msq_now_s());
+    if ((rc = msq_step_done(c, st)) < 0)
         goto fail;
     if (upload_id) {
-        if ((rc = stmt(c, ST_UPLOAD_DELETE, &st)) < 0)
+        if ((rc = msq_stmt(c, ST_UPLOAD_DELETE, &st)) < 0)
             goto fail;
-        bind_text(st, 1, upload_id);
-        if ((rc = step_done(c, st)) < 0)
+        msq_bind_text(st, 1, upload_id);
+        if ((rc = msq_step_done(c, st)) < 0)
             goto fail;
     }
-    return commit(c);
+    return msq_commit(c);
 fail:
-    rollback(c);
+    msq_rollback(c);
     return rc;
 }
 
@@ -420,13 +405,13 @@ static int lookup_size(struct conn *c, enum stmt_id id, int64_t repo_id, const c
                        int64_t *out_size, enum berth_what what)
 {
     sqlite3_stmt *st;
-    int rc = stmt(c, id, &st);
+    int rc = msq_stmt(c, id, &st);
     if (rc < 0)
         return rc;
     int bi = 1;
     if (repo_id >= 0)
         sqlite3_bind_int64(st, bi++, repo_id);
-    bind_text(st, bi, digest);
+    msq_bind_text(st, bi, digest);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         if (out_size)
@@ -436,9 +421,9 @@ static int lookup_size(struct conn *c, enum stmt_id id, int64_t repo_id, const c
         rc = berth_err_set(BERTH_ENOTFOUND, what, "%s unknown", digest);
         berth_err_set_subject(digest);
     } else {
-        rc = db_error(c->db, "lookup");
+        rc = msq_db_error(c->db, "lookup");
     }
-    done(st);
+    msq_done(st);
     return rc;
 }
 
@@ -457,38 +442,38 @@ static int blob_known(void *impl, const char *digest, int64_t *out_size)
 static int blob_unlink(void *impl, int64_t repo_id, const char *digest)
 {
     CONN(impl, c);
-    int rc = begin(c);
+    int rc = msq_begin(c);
     if (rc < 0)
         return rc;
     if ((rc = lookup_size(c, ST_LINK_GET, repo_id, digest, NULL, BERTH_WHAT_BLOB)) < 0)
         goto fail;
     sqlite3_stmt *st;
-    if ((rc = stmt(c, ST_LINK_IN_USE, &st)) < 0)
+    if ((rc = msq_stmt(c, ST_LINK_IN_USE, &st)) < 0)
         goto fail;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
+    msq_bind_text(st, 2, digest);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         rc = berth_err_set(BERTH_ECONFLICT, BERTH_WHAT_BLOB,
                            "blob %s is referenced by manifest %s; delete the manifest first",
                            digest, (const char *)sqlite3_column_text(st, 0));
-        done(st);
+        msq_done(st);
         goto fail;
     }
-    done(st);
+    msq_done(st);
     if (r != SQLITE_DONE) {
-        rc = db_error(c->db, "blob unlink");
+        rc = msq_db_error(c->db, "blob unlink");
         goto fail;
     }
-    if ((rc = stmt(c, ST_LINK_DELETE, &st)) < 0)
+    if ((rc = msq_stmt(c, ST_LINK_DELETE, &st)) < 0)
         goto fail;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    if ((rc = step_done(c, st)) < 0)
+    msq_bind_text(st, 2, digest);
+    if ((rc = msq_step_done(c, st)) < 0)
         goto fail;
-    return commit(c);
+    return msq_commit(c);
 fail:
-    rollback(c);
+    msq_rollback(c);
     return rc;
 }
 
@@ -498,25 +483,26 @@ static int upload_create(void *impl, const struct berth_meta_upload *u)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_UPLOAD_INSERT, &st);
+    int rc = msq_stmt(c, ST_UPLOAD_INSERT, &st);
     if (rc < 0)
         return rc;
-    bind_text(st, 1, u->id);
-    bind_text(st, 2, u->repo);
+    msq_bind_text(st, 1, u->id);
+    msq_bind_text(st, 2, u->repo);
     sqlite3_bind_int64(st, 3, u->offset);
     sqlite3_bind_blob(st, 4, u->state, sizeof(u->state), SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, u->started_at);
-    return step_done(c, st);
+    msq_bind_text(st, 6, u->account);
+    return msq_step_done(c, st);
 }
 
 static int upload_get(void *impl, const char *id, struct berth_meta_upload *out)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_UPLOAD_GET, &st);
+    int rc = msq_stmt(c, ST_UPLOAD_GET, &st);
     if (rc < 0)
         return rc;
-    bind_text(st, 1, id);
+    msq_bind_text(st, 1, id);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         memset(out, 0, sizeof(*out));
@@ -527,6 +513,8 @@ static int upload_get(void *impl, const char *id, struct berth_meta_upload *out)
         if (n == (int)sizeof(out->state)) {
             memcpy(out->state, sqlite3_column_blob(st, 2), sizeof(out->state));
             out->started_at = sqlite3_column_int64(st, 3);
+            snprintf(out->account, sizeof(out->account), "%s",
+                     (const char *)sqlite3_column_text(st, 4));
             rc = 0;
         } else {
             rc = berth_err_set(BERTH_EIO, BERTH_WHAT_UPLOAD, "upload %s has corrupt state", id);
@@ -534,9 +522,9 @@ static int upload_get(void *impl, const char *id, struct berth_meta_upload *out)
     } else if (r == SQLITE_DONE) {
         rc = berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %s unknown", id);
     } else {
-        rc = db_error(c->db, "upload lookup");
+        rc = msq_db_error(c->db, "upload lookup");
     }
-    done(st);
+    msq_done(st);
     return rc;
 }
 
@@ -544,14 +532,14 @@ static int upload_update(void *impl, const struct berth_meta_upload *u)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_UPLOAD_UPDATE, &st);
+    int rc = msq_stmt(c, ST_UPLOAD_UPDATE, &st);
     if (rc < 0)
         return rc;
-    bind_text(st, 1, u->id);
+    msq_bind_text(st, 1, u->id);
     sqlite3_bind_int64(st, 2, u->offset);
     sqlite3_bind_blob(st, 3, u->state, sizeof(u->state), SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now_s());
-    if ((rc = step_done(c, st)) < 0)
+    sqlite3_bind_int64(st, 4, msq_now_s());
+    if ((rc = msq_step_done(c, st)) < 0)
         return rc;
     if (sqlite3_changes(c->db) == 0)
         return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %s unknown", u->id);
@@ -562,11 +550,11 @@ static int upload_delete(void *impl, const char *id)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_UPLOAD_DELETE, &st);
+    int rc = msq_stmt(c, ST_UPLOAD_DELETE, &st);
     if (rc < 0)
         return rc;
-    bind_text(st, 1, id);
-    if ((rc = step_done(c, st)) < 0)
+    msq_bind_text(st, 1, id);
+    if ((rc = msq_step_done(c, st)) < 0)
         return rc;
     if (sqlite3_changes(c->db) == 0)
         return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %s unknown", id);
@@ -577,13 +565,13 @@ static int upload_count(void *impl, int64_t *out)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_UPLOAD_COUNT, &st);
+    int rc = msq_stmt(c, ST_UPLOAD_COUNT, &st);
     if (rc < 0)
         return rc;
     int r = sqlite3_step(st);
     *out = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    done(st);
-    return r == SQLITE_ROW ? 0 : db_error(c->db, "upload count");
+    msq_done(st);
+    return r == SQLITE_ROW ? 0 : msq_db_error(c->db, "upload count");
 }
 
 static int upload_iterate(void *impl, berth_meta_upload_cb cb, void *ctx)
@@ -591,10 +579,10 @@ static int upload_iterate(void *impl, berth_meta_upload_cb cb, void *ctx)
     CONN(impl, c);
     struct berth_strlist ids = {0};
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_UPLOAD_ALL, &st);
+    int rc = msq_stmt(c, ST_UPLOAD_ALL, &st);
     if (rc < 0)
         return rc;
-    if ((rc = list_strings(c, st, &ids)) < 0)
+    if ((rc = msq_list_strings(c, st, &ids)) < 0)
         goto out;
     for (size_t i = 0; i < ids.n && rc == 0; i++)
         rc = cb(ctx, ids.items[i]);
@@ -612,8 +600,7 @@ static int ref_exists(struct conn *c, int64_t repo_id, const struct berth_manife
     int rc = BERTH_ENOTFOUND;
     int64_t size = -1;
     if (r->is_manifest)
-        rc = lookup_size(c, ST_MANIFEST_EXISTS, repo_id, r->digest, &size,
-                         BERTH_WHAT_MANIFEST_REF);
+        rc = lookup_size(c, ST_MANIFEST_EXISTS, repo_id, r->digest, &size, BERTH_WHAT_MANIFEST_REF);
     if (rc == BERTH_ENOTFOUND)
         rc = lookup_size(c, ST_LINK_GET, repo_id, r->digest, &size, BERTH_WHAT_MANIFEST_REF);
     if (rc == BERTH_ENOTFOUND) {
@@ -632,14 +619,14 @@ static int ref_exists(struct conn *c, int64_t repo_id, const struct berth_manife
 static int tag_set(struct conn *c, int64_t repo_id, const char *tag, const char *digest)
 {
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_TAG_UPSERT, &st);
+    int rc = msq_stmt(c, ST_TAG_UPSERT, &st);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, tag);
-    bind_text(st, 3, digest);
-    sqlite3_bind_int64(st, 4, now_s());
-    return step_done(c, st);
+    msq_bind_text(st, 2, tag);
+    msq_bind_text(st, 3, digest);
+    sqlite3_bind_int64(st, 4, msq_now_s());
+    return msq_step_done(c, st);
 }
 
 static int manifest_put(void *impl, int64_t repo_id, const struct berth_meta_manifest *m,
@@ -647,54 +634,54 @@ static int manifest_put(void *impl, int64_t repo_id, const struct berth_meta_man
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = begin(c);
+    int rc = msq_begin(c);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < nrefs; i++)
         if ((rc = ref_exists(c, repo_id, &refs[i])) < 0)
             goto fail;
-    if ((rc = stmt(c, ST_MANIFEST_INSERT, &st)) < 0)
+    if ((rc = msq_stmt(c, ST_MANIFEST_INSERT, &st)) < 0)
         goto fail;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, m->digest);
-    bind_text(st, 3, m->media_type);
-    bind_text(st, 4, m->artifact_type);
-    bind_text(st, 5, m->config_media_type);
-    bind_text(st, 6, m->subject);
-    bind_text(st, 7, m->annotations);
+    msq_bind_text(st, 2, m->digest);
+    msq_bind_text(st, 3, m->media_type);
+    msq_bind_text(st, 4, m->artifact_type);
+    msq_bind_text(st, 5, m->config_media_type);
+    msq_bind_text(st, 6, m->subject);
+    msq_bind_text(st, 7, m->annotations);
     sqlite3_bind_int64(st, 8, m->size);
     sqlite3_bind_int64(st, 9, m->total_size);
     sqlite3_bind_int64(st, 10, m->pushed_at);
     sqlite3_bind_blob(st, 11, m->body, (int)m->body_len, SQLITE_STATIC);
-    if ((rc = step_done(c, st)) < 0)
+    if ((rc = msq_step_done(c, st)) < 0)
         goto fail;
     if (sqlite3_changes(c->db) > 0) {
         for (size_t i = 0; i < nrefs; i++) {
-            if ((rc = stmt(c, ST_REF_INSERT, &st)) < 0)
+            if ((rc = msq_stmt(c, ST_REF_INSERT, &st)) < 0)
                 goto fail;
             sqlite3_bind_int64(st, 1, repo_id);
-            bind_text(st, 2, m->digest);
-            bind_text(st, 3, refs[i].digest);
+            msq_bind_text(st, 2, m->digest);
+            msq_bind_text(st, 3, refs[i].digest);
             sqlite3_bind_int(st, 4, refs[i].is_manifest);
-            if ((rc = step_done(c, st)) < 0)
+            if ((rc = msq_step_done(c, st)) < 0)
                 goto fail;
         }
     }
     if (tag && (rc = tag_set(c, repo_id, tag, m->digest)) < 0)
         goto fail;
-    return commit(c);
+    return msq_commit(c);
 fail:
-    rollback(c);
+    msq_rollback(c);
     return rc;
 }
 
 static void read_manifest_row(sqlite3_stmt *st, int with_body, struct berth_meta_manifest *out)
 {
-    out->media_type = col_dup(st, 0);
-    out->artifact_type = col_dup(st, 1);
-    out->config_media_type = col_dup(st, 2);
-    out->subject = col_dup(st, 3);
-    out->annotations = col_dup(st, 4);
+    out->media_type = msq_col_dup(st, 0);
+    out->artifact_type = msq_col_dup(st, 1);
+    out->config_media_type = msq_col_dup(st, 2);
+    out->subject = msq_col_dup(st, 3);
+    out->annotations = msq_col_dup(st, 4);
     out->size = sqlite3_column_int64(st, 5);
     out->total_size = sqlite3_column_int64(st, 6);
     out->pushed_at = sqlite3_column_int64(st, 7);
@@ -715,11 +702,11 @@ static int manifest_get(void *impl, int64_t repo_id, const char *digest, int wit
     CONN(impl, c);
     sqlite3_stmt *st;
     memset(out, 0, sizeof(*out));
-    int rc = stmt(c, with_body ? ST_MANIFEST_GET_BODY : ST_MANIFEST_GET, &st);
+    int rc = msq_stmt(c, with_body ? ST_MANIFEST_GET_BODY : ST_MANIFEST_GET, &st);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
+    msq_bind_text(st, 2, digest);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         snprintf(out->digest, sizeof(out->digest), "%s", digest);
@@ -728,9 +715,9 @@ static int manifest_get(void *impl, int64_t repo_id, const char *digest, int wit
     } else if (r == SQLITE_DONE) {
         rc = berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_MANIFEST, "manifest %s unknown", digest);
     } else {
-        rc = db_error(c->db, "manifest lookup");
+        rc = msq_db_error(c->db, "manifest lookup");
     }
-    done(st);
+    msq_done(st);
     if (rc < 0)
         berth_meta_manifest_dispose(out);
     return rc;
@@ -740,39 +727,39 @@ static int manifest_delete(void *impl, int64_t repo_id, const char *digest, int 
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = begin(c);
+    int rc = msq_begin(c);
     if (rc < 0)
         return rc;
     if ((rc = lookup_size(c, ST_MANIFEST_EXISTS, repo_id, digest, NULL, BERTH_WHAT_MANIFEST)) < 0)
         goto fail;
     if (!force) {
-        if ((rc = stmt(c, ST_MANIFEST_PARENT, &st)) < 0)
+        if ((rc = msq_stmt(c, ST_MANIFEST_PARENT, &st)) < 0)
             goto fail;
         sqlite3_bind_int64(st, 1, repo_id);
-        bind_text(st, 2, digest);
+        msq_bind_text(st, 2, digest);
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
             rc = berth_err_set(BERTH_ECONFLICT, BERTH_WHAT_MANIFEST,
                                "manifest %s is listed by image index %s; delete the index first",
                                digest, (const char *)sqlite3_column_text(st, 0));
-            done(st);
+            msq_done(st);
             goto fail;
         }
-        done(st);
+        msq_done(st);
         if (r != SQLITE_DONE) {
-            rc = db_error(c->db, "manifest delete");
+            rc = msq_db_error(c->db, "manifest delete");
             goto fail;
         }
     }
-    if ((rc = stmt(c, ST_MANIFEST_DELETE, &st)) < 0)
+    if ((rc = msq_stmt(c, ST_MANIFEST_DELETE, &st)) < 0)
         goto fail;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    if ((rc = step_done(c, st)) < 0)
+    msq_bind_text(st, 2, digest);
+    if ((rc = msq_step_done(c, st)) < 0)
         goto fail;
-    return commit(c);
+    return msq_commit(c);
 fail:
-    rollback(c);
+    msq_rollback(c);
     return rc;
 }
 
@@ -782,12 +769,12 @@ static int referrers(void *impl, int64_t repo_id, const char *subject, const cha
     CONN(impl, c);
     sqlite3_stmt *st;
     memset(out, 0, sizeof(*out));
-    int rc = stmt(c, ST_REFERRERS, &st);
+    int rc = msq_stmt(c, ST_REFERRERS, &st);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, subject);
-    bind_text(st, 3, artifact_type);
+    msq_bind_text(st, 2, subject);
+    msq_bind_text(st, 3, artifact_type);
     size_t cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -804,15 +791,15 @@ static int referrers(void *impl, int64_t repo_id, const char *subject, const cha
         struct berth_meta_manifest *m = &out->items[out->n++];
         memset(m, 0, sizeof(*m));
         snprintf(m->digest, sizeof(m->digest), "%s", (const char *)sqlite3_column_text(st, 0));
-        m->media_type = col_dup(st, 1);
-        m->artifact_type = col_dup(st, 2);
-        m->config_media_type = col_dup(st, 3);
-        m->annotations = col_dup(st, 4);
+        m->media_type = msq_col_dup(st, 1);
+        m->artifact_type = msq_col_dup(st, 2);
+        m->config_media_type = msq_col_dup(st, 3);
+        m->annotations = msq_col_dup(st, 4);
         m->size = sqlite3_column_int64(st, 5);
     }
-    done(st);
+    msq_done(st);
     if (rc == 0 && r != SQLITE_DONE)
-        rc = db_error(c->db, "referrers");
+        rc = msq_db_error(c->db, "referrers");
     if (rc < 0)
         berth_meta_manifest_list_dispose(out);
     return rc;
@@ -822,11 +809,11 @@ static int tag_get(void *impl, int64_t repo_id, const char *tag, char out[BERTH_
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_TAG_GET, &st);
+    int rc = msq_stmt(c, ST_TAG_GET, &st);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, tag);
+    msq_bind_text(st, 2, tag);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         snprintf(out, BERTH_DIGEST_BUF, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -834,9 +821,9 @@ static int tag_get(void *impl, int64_t repo_id, const char *tag, char out[BERTH_
     } else if (r == SQLITE_DONE) {
         rc = berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_MANIFEST, "tag %s unknown", tag);
     } else {
-        rc = db_error(c->db, "tag lookup");
+        rc = msq_db_error(c->db, "tag lookup");
     }
-    done(st);
+    msq_done(st);
     return rc;
 }
 
@@ -844,12 +831,12 @@ static int tag_delete(void *impl, int64_t repo_id, const char *tag)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_TAG_DELETE, &st);
+    int rc = msq_stmt(c, ST_TAG_DELETE, &st);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, tag);
-    if ((rc = step_done(c, st)) < 0)
+    msq_bind_text(st, 2, tag);
+    if ((rc = msq_step_done(c, st)) < 0)
         return rc;
     if (sqlite3_changes(c->db) == 0)
         return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_MANIFEST, "tag %s unknown", tag);
@@ -861,13 +848,13 @@ static int tag_list(void *impl, int64_t repo_id, const char *last, int limit,
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_TAG_LIST, &st);
+    int rc = msq_stmt(c, ST_TAG_LIST, &st);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, last ? last : "");
+    msq_bind_text(st, 2, last ? last : "");
     sqlite3_bind_int(st, 3, limit);
-    return list_strings(c, st, out);
+    return msq_list_strings(c, st, out);
 }
 
 /* ---- fsck ---- */
@@ -876,7 +863,7 @@ static int blob_iterate(void *impl, berth_meta_blob_cb cb, void *ctx)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_BLOB_ALL, &st);
+    int rc = msq_stmt(c, ST_BLOB_ALL, &st);
     if (rc < 0)
         return rc;
     /* Collect first: the callback may call back into the store on this connection. */
@@ -900,9 +887,9 @@ static int blob_iterate(void *impl, berth_meta_blob_cb cb, void *ctx)
             break;
         }
     }
-    done(st);
+    msq_done(st);
     if (rc == 0 && r != SQLITE_DONE)
-        rc = db_error(c->db, "blob iterate");
+        rc = msq_db_error(c->db, "blob iterate");
     for (size_t i = 0; rc == 0 && i < digests.n; i++)
         rc = cb(ctx, digests.items[i], sizes[i]);
     free(sizes);
@@ -914,22 +901,22 @@ static int blob_forget(void *impl, const char *digest)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = begin(c);
+    int rc = msq_begin(c);
     if (rc < 0)
         return rc;
-    if ((rc = stmt(c, ST_BLOB_FORGET_LINKS, &st)) < 0)
+    if ((rc = msq_stmt(c, ST_BLOB_FORGET_LINKS, &st)) < 0)
         goto fail;
-    bind_text(st, 1, digest);
-    if ((rc = step_done(c, st)) < 0)
+    msq_bind_text(st, 1, digest);
+    if ((rc = msq_step_done(c, st)) < 0)
         goto fail;
-    if ((rc = stmt(c, ST_BLOB_FORGET, &st)) < 0)
+    if ((rc = msq_stmt(c, ST_BLOB_FORGET, &st)) < 0)
         goto fail;
-    bind_text(st, 1, digest);
-    if ((rc = step_done(c, st)) < 0)
+    msq_bind_text(st, 1, digest);
+    if ((rc = msq_step_done(c, st)) < 0)
         goto fail;
-    return commit(c);
+    return msq_commit(c);
 fail:
-    rollback(c);
+    msq_rollback(c);
     return rc;
 }
 
@@ -937,7 +924,7 @@ static int dangling_iterate(void *impl, berth_meta_dangling_cb cb, void *ctx)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_DANGLING, &st);
+    int rc = msq_stmt(c, ST_DANGLING, &st);
     if (rc < 0)
         return rc;
     struct berth_meta_dangling *items = NULL;
@@ -960,9 +947,9 @@ static int dangling_iterate(void *impl, berth_meta_dangling_cb cb, void *ctx)
         snprintf(d->child, sizeof(d->child), "%s", (const char *)sqlite3_column_text(st, 3));
         d->kind = sqlite3_column_int(st, 4);
     }
-    done(st);
+    msq_done(st);
     if (rc == 0 && r != SQLITE_DONE)
-        rc = db_error(c->db, "dangling");
+        rc = msq_db_error(c->db, "dangling");
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = cb(ctx, &items[i]);
     free(items);
@@ -975,7 +962,7 @@ static int manifest_iterate(void *impl, berth_meta_manifest_cb cb, void *ctx)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_MANIFEST_ALL, &st);
+    int rc = msq_stmt(c, ST_MANIFEST_ALL, &st);
     if (rc < 0)
         return rc;
     int r = SQLITE_DONE;
@@ -984,13 +971,24 @@ static int manifest_iterate(void *impl, berth_meta_manifest_cb cb, void *ctx)
                 (const char *)sqlite3_column_text(st, 2), sqlite3_column_blob(st, 3),
                 (size_t)sqlite3_column_bytes(st, 3));
     }
-    done(st);
+    msq_done(st);
     if (rc == 0 && r != SQLITE_DONE)
-        rc = db_error(c->db, "manifest iterate");
+        rc = msq_db_error(c->db, "manifest iterate");
     return rc;
 }
 
 /* ---- lifecycle ---- */
+
+static int foreign_key_violations(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int bad = 1;
+    if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) == SQLITE_OK) {
+        bad = sqlite3_step(st) != SQLITE_DONE;
+        sqlite3_finalize(st);
+    }
+    return bad;
+}
 
 static int migrate(sqlite3 *db)
 {
@@ -1007,16 +1005,26 @@ static int migrate(sqlite3 *db)
         char *msg = NULL;
         char pragma[64];
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d;", m->version);
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+        /* SQLite's procedure for rebuilding a table: foreign keys off outside the
+         * transaction (a DROP would otherwise cascade), and checked before the commit. */
+        int fk_bad = 0;
+        if (sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
+            (fk_bad = foreign_key_violations(db)) != 0 ||
             sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-            int rc = berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "migration %d failed: %s",
-                                   m->version, msg ? msg : "?");
+            int rc =
+                berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "migration %d failed: %s", m->version,
+                              fk_bad ? "foreign key violations"
+                              : msg  ? msg
+                                     : "?");
             sqlite3_free(msg);
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
             return rc;
         }
+        sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
         berth_log(BERTH_LOG_INFO, NULL, "metadata schema migrated to version %d", m->version);
     }
     return 0;
@@ -1049,6 +1057,25 @@ static const struct berth_meta_ops sqlite_ops = {
     .repo_get = repo_get,
     .repo_ensure = repo_ensure,
     .repo_list = repo_list,
+    .repo_create = msq_repo_create,
+    .repo_describe = msq_repo_describe,
+    .repo_describe_list = msq_repo_describe_list,
+    .repo_update = msq_repo_update,
+    .repo_delete = msq_repo_delete,
+    .account_ensure = msq_account_ensure,
+    .account_exists = msq_account_exists,
+    .account_adopt = msq_account_adopt,
+    .registry_policy_set = msq_registry_policy_set,
+    .registry_policy_get = msq_registry_policy_get,
+    .user_create = msq_user_create,
+    .user_get = msq_user_get,
+    .key_create = msq_key_create,
+    .key_get = msq_key_get,
+    .key_set_active = msq_key_set_active,
+    .key_count = msq_key_count,
+    .policy_put = msq_policy_put,
+    .policy_attach = msq_policy_attach,
+    .user_policies = msq_user_policies,
     .blob_link = blob_link,
     .blob_linked = blob_linked,
     .blob_unlink = blob_unlink,

@@ -1,0 +1,145 @@
+/*
+ * Internal to the SQLite metadata store: the per-thread connection, the statement cache and
+ * the helpers the store's files share (meta_sqlite.c: content; identity.c: accounts, users,
+ * keys, policies; repos.c: ECR repository records). Not an interface for anything else.
+ */
+#ifndef BERTH_META_SQLITE_INT_H
+#define BERTH_META_SQLITE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "meta/meta.h"
+
+enum stmt_id {
+    ST_REPO_GET,
+    ST_REPO_INSERT,
+    ST_REPO_LIST,
+    ST_BLOB_INSERT,
+    ST_LINK_INSERT,
+    ST_LINK_GET,
+    ST_LINK_DELETE,
+    ST_LINK_IN_USE,
+    ST_BLOB_GET,
+    ST_UPLOAD_INSERT,
+    ST_UPLOAD_GET,
+    ST_UPLOAD_UPDATE,
+    ST_UPLOAD_DELETE,
+    ST_UPLOAD_COUNT,
+    ST_UPLOAD_ALL,
+    ST_MANIFEST_INSERT,
+    ST_MANIFEST_EXISTS,
+    ST_MANIFEST_GET,
+    ST_MANIFEST_GET_BODY,
+    ST_MANIFEST_PARENT,
+    ST_MANIFEST_DELETE,
+    ST_REF_INSERT,
+    ST_REFERRERS,
+    ST_TAG_UPSERT,
+    ST_TAG_GET,
+    ST_TAG_DELETE,
+    ST_TAG_LIST,
+    ST_BLOB_ALL,
+    ST_BLOB_FORGET_LINKS,
+    ST_BLOB_FORGET,
+    ST_DANGLING,
+    ST_MANIFEST_ALL,
+    /* identity (identity.c) */
+    ST_ACCOUNT_INSERT,
+    ST_ACCOUNT_GET,
+    ST_ACCOUNT_SET_POLICY,
+    ST_ADOPT_REPOS,
+    ST_ADOPT_UPLOADS,
+    ST_USER_INSERT,
+    ST_USER_GET,
+    ST_KEY_INSERT,
+    ST_KEY_GET,
+    ST_KEY_SET_ACTIVE,
+    ST_KEY_COUNT,
+    ST_POLICY_UPSERT,
+    ST_POLICY_ATTACH,
+    ST_USER_POLICIES,
+    /* ECR repository records (repos.c) */
+    ST_REPO_DESCRIBE,
+    ST_REPO_DESCRIBE_LIST,
+    ST_REPO_CREATE,
+    ST_REPO_UPDATE,
+    ST_REPO_COUNT_IMAGES,
+    ST_REPO_DELETE,
+    ST_REPO_DELETE_UPLOADS,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_COUNT
+};
+
+extern const char *const msq_stmt_sql[ST_COUNT];
+
+struct store;
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    struct store *store;
+    struct conn *next;
+};
+
+struct store {
+    char *path;
+    pthread_key_t key;
+    pthread_mutex_t mu;
+    struct conn *all;
+};
+
+int64_t msq_now_s(void);
+int msq_db_error(sqlite3 *db, const char *what);
+int msq_get_conn(struct store *s, struct conn **out);
+/* A reset statement from the per-connection cache, ready for binding. */
+int msq_stmt(struct conn *c, enum stmt_id id, sqlite3_stmt **out);
+void msq_done(sqlite3_stmt *st);
+/* Runs a statement that returns no rows. */
+int msq_step_done(struct conn *c, sqlite3_stmt *st);
+int msq_begin(struct conn *c);
+int msq_commit(struct conn *c);
+void msq_rollback(struct conn *c);
+void msq_bind_text(sqlite3_stmt *st, int i, const char *s);
+char *msq_col_dup(sqlite3_stmt *st, int i);
+int msq_list_strings(struct conn *c, sqlite3_stmt *st, struct berth_strlist *out);
+
+#define CONN(s, c)                                                                                 \
+    struct conn *c;                                                                                \
+    do {                                                                                           \
+        int rc_ = msq_get_conn((s), &c);                                                           \
+        if (rc_ < 0)                                                                               \
+            return rc_;                                                                            \
+    } while (0)
+
+/* repos.c */
+int msq_repo_create(void *impl, const struct berth_meta_repo *r, int64_t *out_id);
+int msq_repo_describe(void *impl, const char *account, const char *name,
+                      struct berth_meta_repo *out);
+int msq_repo_describe_list(void *impl, const char *account, const char *last, int limit,
+                           struct berth_meta_repo_list *out);
+int msq_repo_update(void *impl, const struct berth_meta_repo *r);
+int msq_repo_delete(void *impl, int64_t id, int force);
+
+/* identity.c */
+int msq_account_ensure(void *impl, const char *account);
+int msq_account_exists(void *impl, const char *account);
+int msq_account_adopt(void *impl, const char *account);
+int msq_registry_policy_set(void *impl, const char *account, const char *policy);
+int msq_registry_policy_get(void *impl, const char *account, char **out);
+int msq_user_create(void *impl, const char *account, const char *name, int is_admin,
+                    int64_t *out_id);
+int msq_user_get(void *impl, const char *account, const char *name, struct berth_meta_user *out);
+int msq_key_create(void *impl, int64_t user_id, const char *key_id, const void *sealed,
+                   size_t sealed_len);
+int msq_key_get(void *impl, const char *key_id, struct berth_meta_key *out);
+int msq_key_set_active(void *impl, const char *key_id, int active);
+int msq_key_count(void *impl, int64_t *out);
+int msq_policy_put(void *impl, const char *account, const char *name, const char *document);
+int msq_policy_attach(void *impl, int64_t user_id, const char *account, const char *name);
+int msq_user_policies(void *impl, int64_t user_id, struct berth_strlist *out);
+
+#endif
