@@ -33,7 +33,8 @@ struct ecr_op {
 #define LATER_PTC "pull-through cache is not implemented yet"
 #define LATER_TMPL "repository creation templates are not implemented yet"
 #define LATER_SIGN "managed signing is not implemented yet"
-#define LATER_IMAGES "image operations through the ECR API arrive next; use the OCI API (/v2/)"
+#define LATER_REFERRERS                                                                            \
+    "ListImageReferrers is not implemented yet; use GET /v2/<name>/referrers/<digest>"
 #define LATER_LAYERS "layer uploads through the ECR API arrive next; use the OCI API (/v2/)"
 #define LATER_ARCHIVE "archive storage is not implemented"
 #define LATER_SETTINGS "account settings are not implemented yet"
@@ -56,12 +57,12 @@ static const struct ecr_op ops[] = {
     {"UpdateRepositoryCreationTemplate", NULL, NULL, LATER_TMPL},
     {"DeleteRepositoryCreationTemplate", NULL, NULL, LATER_TMPL},
     /* images */
-    {"PutImage", NULL, NULL, LATER_IMAGES},
-    {"BatchGetImage", NULL, NULL, LATER_IMAGES},
-    {"BatchDeleteImage", NULL, NULL, LATER_IMAGES},
-    {"ListImages", NULL, NULL, LATER_IMAGES},
-    {"DescribeImages", NULL, NULL, LATER_IMAGES},
-    {"ListImageReferrers", NULL, NULL, LATER_IMAGES},
+    {"PutImage", ecr_put_image, "ecr:PutImage", NULL},
+    {"BatchGetImage", ecr_batch_get_image, "ecr:BatchGetImage", NULL},
+    {"BatchDeleteImage", ecr_batch_delete_image, "ecr:BatchDeleteImage", NULL},
+    {"ListImages", ecr_list_images, "ecr:ListImages", NULL},
+    {"DescribeImages", ecr_describe_images, "ecr:DescribeImages", NULL},
+    {"ListImageReferrers", NULL, NULL, LATER_REFERRERS},
     {"UpdateImageStorageClass", NULL, NULL, LATER_ARCHIVE},
     /* layers */
     {"InitiateLayerUpload", NULL, NULL, LATER_LAYERS},

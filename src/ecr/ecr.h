@@ -83,6 +83,12 @@ int ecr_set_repository_policy(struct ecr_call *c);
 int ecr_get_repository_policy(struct ecr_call *c);
 int ecr_delete_repository_policy(struct ecr_call *c);
 
+int ecr_list_images(struct ecr_call *c);
+int ecr_describe_images(struct ecr_call *c);
+int ecr_batch_get_image(struct ecr_call *c);
+int ecr_batch_delete_image(struct ecr_call *c);
+int ecr_put_image(struct ecr_call *c);
+
 int ecr_get_authorization_token(struct ecr_call *c);
 int ecr_describe_registry(struct ecr_call *c);
 int ecr_put_registry_policy(struct ecr_call *c);

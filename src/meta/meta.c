@@ -92,3 +92,18 @@ void berth_meta_repo_list_dispose(struct berth_meta_repo_list *l)
     l->items = NULL;
     l->n = 0;
 }
+
+void berth_meta_image_list_dispose(struct berth_meta_image_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct berth_meta_image *im = &l->items[i];
+        free(im->media_type);
+        free(im->artifact_type);
+        free(im->config_media_type);
+        free(im->subject);
+        berth_strlist_dispose(&im->tags);
+    }
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}

@@ -118,6 +118,24 @@ struct berth_meta_repo_list {
 };
 void berth_meta_repo_list_dispose(struct berth_meta_repo_list *l);
 
+/* An image (a manifest in a repository) with its tags, for the ECR image operations. */
+struct berth_meta_image {
+    char digest[BERTH_DIGEST_BUF];
+    char *media_type;
+    char *artifact_type;
+    char *config_media_type;
+    char *subject;
+    int64_t total_size;
+    int64_t pushed_at;
+    int64_t last_pulled_at; /* 0: never */
+    struct berth_strlist tags;
+};
+struct berth_meta_image_list {
+    struct berth_meta_image *items;
+    size_t n;
+};
+void berth_meta_image_list_dispose(struct berth_meta_image_list *l);
+
 struct berth_meta_ops {
     int version;
     void (*close)(void *impl);
@@ -183,9 +201,11 @@ struct berth_meta_ops {
     int (*upload_count)(void *impl, int64_t *out);
 
     /* Stores the manifest, its references and (if tag) the tag, in one transaction.
-     * BERTH_ENOTFOUND (what = MANIFEST_REF, subject = the digest) if a reference is missing. */
+     * BERTH_ENOTFOUND (what = MANIFEST_REF, subject = the digest) if a reference is missing;
+     * with tag_immutable, BERTH_ECONFLICT (what TAG) if the tag names another digest. */
     int (*manifest_put)(void *impl, int64_t repo_id, const struct berth_meta_manifest *m,
-                        const struct berth_manifest_ref *refs, size_t nrefs, const char *tag);
+                        const struct berth_manifest_ref *refs, size_t nrefs, const char *tag,
+                        int tag_immutable);
     int (*manifest_get)(void *impl, int64_t repo_id, const char *digest, int with_body,
                         struct berth_meta_manifest *out);
     /* Deletes the manifest and its tags. BERTH_ECONFLICT while an index in the repository
@@ -193,6 +213,13 @@ struct berth_meta_ops {
     int (*manifest_delete)(void *impl, int64_t repo_id, const char *digest, int force);
     int (*referrers)(void *impl, int64_t repo_id, const char *subject, const char *artifact_type,
                      struct berth_meta_manifest_list *out);
+
+    /* Images with digest > after (NULL: from the start) in digest order, at most limit;
+     * tagged: 1 only tagged images, 0 only untagged, -1 both. */
+    int (*image_list)(void *impl, int64_t repo_id, const char *after, int limit, int tagged,
+                      struct berth_meta_image_list *out);
+    /* The tags naming digest, in tag order. */
+    int (*image_tags)(void *impl, int64_t repo_id, const char *digest, struct berth_strlist *out);
 
     int (*tag_get)(void *impl, int64_t repo_id, const char *tag, char out[BERTH_DIGEST_BUF]);
     int (*tag_delete)(void *impl, int64_t repo_id, const char *tag);

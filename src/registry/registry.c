@@ -1,5 +1,7 @@
 #include "registry/registry.h"
 
+#include <jansson.h>
+
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +100,69 @@ int berth_registry_repo_delete(struct berth_registry *r, const char *account, co
     if (rc < 0)
         berth_meta_repo_dispose(out_deleted);
     return rc;
+}
+
+int berth_registry_images(struct berth_registry *r, const char *account, const char *repo,
+                          const char *after, int limit, int tagged,
+                          struct berth_meta_image_list *out)
+{
+    int64_t id;
+    int rc = berth_registry_repo(r, account, repo, 0, &id);
+    return rc < 0 ? rc : META(r)->image_list(MI(r), id, after, limit, tagged, out);
+}
+
+int berth_registry_image_tags(struct berth_registry *r, const char *account, const char *repo,
+                              const char *digest, struct berth_strlist *out)
+{
+    int64_t id;
+    int rc = berth_registry_repo(r, account, repo, 0, &id);
+    return rc < 0 ? rc : META(r)->image_tags(MI(r), id, digest, out);
+}
+
+/* Glob match with '*' only, iterative with one backtrack point (no recursion on hostile
+ * input). */
+static int wildcard_match(const char *pat, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*s) {
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat == *s) {
+            pat++;
+            s++;
+        } else if (star) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return 0;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
+int berth_registry_tag_immutable(const char *mutability, const char *filters_json, const char *tag)
+{
+    if (!mutability || !strcmp(mutability, "MUTABLE"))
+        return 0;
+    if (!strcmp(mutability, "IMMUTABLE"))
+        return 1;
+    int excluded = 0;
+    json_t *filters = filters_json ? json_loads(filters_json, 0, NULL) : NULL;
+    size_t i;
+    json_t *f;
+    json_array_foreach(filters, i, f)
+    {
+        const char *pat = json_string_value(json_object_get(f, "filter"));
+        if (pat && wildcard_match(pat, tag))
+            excluded = 1;
+    }
+    json_decref(filters);
+    if (!strcmp(mutability, "IMMUTABLE_WITH_EXCLUSION"))
+        return !excluded;
+    return excluded; /* MUTABLE_WITH_EXCLUSION: the matching tags are the immutable ones */
 }
 
 /* May content be pushed to repo? Validates the name and, when the repository does not exist,
@@ -511,8 +576,17 @@ int berth_registry_manifest_put(struct berth_registry *r, const char *account, c
     rec.pushed_at = (int64_t)time(NULL);
     rec.body = (char *)body;
     rec.body_len = len;
+    int immutable = 0;
+    if (!pref.is_digest) {
+        struct berth_meta_repo settings;
+        if (META(r)->repo_describe(MI(r), account, repo, &settings) == 0) {
+            immutable = berth_registry_tag_immutable(settings.tag_mutability,
+                                                     settings.tag_mutability_filters, pref.tag);
+            berth_meta_repo_dispose(&settings);
+        }
+    }
     rc = META(r)->manifest_put(MI(r), repo_id, &rec, m.refs, m.nrefs,
-                               pref.is_digest ? NULL : pref.tag);
+                               pref.is_digest ? NULL : pref.tag, immutable);
     if (rc == 0 && m.has_subject) {
         out->has_subject = 1;
         memcpy(out->subject, m.subject, sizeof(out->subject));

@@ -64,6 +64,18 @@ int berth_registry_repo_update(struct berth_registry *r, const struct berth_meta
 int berth_registry_repo_delete(struct berth_registry *r, const char *account, const char *name,
                                int force, struct berth_meta_repo *out_deleted);
 
+/* A page of a repository's images with their tags (tagged: 1, 0 or -1 for both). */
+int berth_registry_images(struct berth_registry *r, const char *account, const char *repo,
+                          const char *after, int limit, int tagged,
+                          struct berth_meta_image_list *out);
+int berth_registry_image_tags(struct berth_registry *r, const char *account, const char *repo,
+                              const char *digest, struct berth_strlist *out);
+
+/* Is tag immutable under this mutability setting (MUTABLE, IMMUTABLE, *_WITH_EXCLUSION) and
+ * its exclusion filters (JSON array of {filterType: WILDCARD, filter})? A filter matches the
+ * whole tag; `*` stands for any run of characters, including none. */
+int berth_registry_tag_immutable(const char *mutability, const char *filters_json, const char *tag);
+
 /* ---- blobs ---- */
 int berth_registry_blob_stat(struct berth_registry *r, const char *account, const char *repo,
                              const char *digest, uint64_t *out_size);

@@ -106,8 +106,9 @@ struct mf {
     const char *subject;
 };
 
-static int put(struct fixture *f, int64_t r, const char *digest, const struct mf *x,
-               const struct berth_manifest_ref *refs, size_t nrefs, const char *tag)
+static int put_imm(struct fixture *f, int64_t r, const char *digest, const struct mf *x,
+                   const struct berth_manifest_ref *refs, size_t nrefs, const char *tag,
+                   int immutable)
 {
     char body[160];
     snprintf(body, sizeof(body), "{\"schemaVersion\":2,\"x\":\"%s\"}", digest);
@@ -124,7 +125,13 @@ static int put(struct fixture *f, int64_t r, const char *digest, const struct mf
     m.pushed_at = 1700000000;
     m.body = body;
     m.body_len = strlen(body);
-    return f->ops->manifest_put(f->impl, r, &m, refs, nrefs, tag);
+    return f->ops->manifest_put(f->impl, r, &m, refs, nrefs, tag, immutable);
+}
+
+static int put(struct fixture *f, int64_t r, const char *digest, const struct mf *x,
+               const struct berth_manifest_ref *refs, size_t nrefs, const char *tag)
+{
+    return put_imm(f, r, digest, x, refs, nrefs, tag, 0);
 }
 
 static struct berth_manifest_ref blob_ref(const char *digest, int64_t size)
@@ -697,6 +704,29 @@ static void manifest_iterate_all(void **state)
 
 /* ---- tags ---- */
 
+/* An immutable tag is created once and never moved, checked inside the push transaction;
+ * the refused push stores nothing (not even the untagged manifest). */
+static void tags_immutable(void **state)
+{
+    struct fixture *f = *state;
+    int64_t r = repo(f, "imm");
+    char m1[BERTH_DIGEST_BUF], m2[BERTH_DIGEST_BUF], got[BERTH_DIGEST_BUF];
+    digest_n(m1, 1);
+    digest_n(m2, 2);
+    assert_int_equal(put_imm(f, r, m1, NULL, NULL, 0, "v1", 1), 0);
+    assert_int_equal(put_imm(f, r, m1, NULL, NULL, 0, "v1", 1), 0); /* same digest: fine */
+    assert_int_equal(put_imm(f, r, m2, NULL, NULL, 0, "v1", 1), BERTH_ECONFLICT);
+    assert_int_equal(berth_err_what(), BERTH_WHAT_TAG);
+    assert_int_equal(f->ops->tag_get(f->impl, r, "v1", got), 0);
+    assert_string_equal(got, m1);
+    struct berth_meta_manifest mm;
+    assert_int_equal(f->ops->manifest_get(f->impl, r, m2, 0, &mm), BERTH_ENOTFOUND);
+    /* a mutable push may still move it (the caller decides per tag) */
+    assert_int_equal(put_imm(f, r, m2, NULL, NULL, 0, "v1", 0), 0);
+    assert_int_equal(f->ops->tag_get(f->impl, r, "v1", got), 0);
+    assert_string_equal(got, m2);
+}
+
 static void tags_upsert_list_delete(void **state)
 {
     struct fixture *f = *state;
@@ -1048,6 +1078,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(repos_ensure_get),
         T(repos_list_paginated),
+        T(tags_immutable),
         T(blobs_link_unlink),
         T(blob_link_finishes_upload),
         T(blob_unlink_refused_while_referenced),

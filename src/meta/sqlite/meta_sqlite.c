@@ -127,6 +127,14 @@ const char *const msq_stmt_sql[ST_COUNT] = {
     [ST_REPO_COUNT_IMAGES] = "SELECT count(*) FROM manifests WHERE repo_id = ?1",
     [ST_REPO_DELETE] = "DELETE FROM repositories WHERE id = ?1",
     [ST_REPO_DELETE_UPLOADS] = "DELETE FROM uploads WHERE account_id = ?1 AND repo = ?2",
+    [ST_IMAGE_LIST] =
+        "SELECT m.digest, m.media_type, m.artifact_type, m.config_media_type, m.subject_digest, "
+        "m.total_size, m.pushed_at, m.last_pulled_at FROM manifests m "
+        "WHERE m.repo_id = ?1 AND m.digest > ?2 AND (?3 < 0 OR "
+        "EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest) = ?3) "
+        "ORDER BY m.digest LIMIT ?4",
+    [ST_IMAGE_TAGS] = "SELECT name FROM tags WHERE repo_id = ?1 AND digest = ?2 "
+                      "ORDER BY lower(name), name",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -629,8 +637,31 @@ static int tag_set(struct conn *c, int64_t repo_id, const char *tag, const char 
     return msq_step_done(c, st);
 }
 
+/* In an immutable tag's transaction: the tag may be created, or re-pointed at the digest it
+ * already names, never moved. */
+static int tag_check_immutable(struct conn *c, int64_t repo_id, const char *tag, const char *digest)
+{
+    sqlite3_stmt *st;
+    int rc = msq_stmt(c, ST_TAG_GET, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    msq_bind_text(st, 2, tag);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), digest) != 0)
+        rc = berth_err_set(BERTH_ECONFLICT, BERTH_WHAT_TAG,
+                           "The image tag '%s' already exists in the repository and cannot be "
+                           "overwritten because the tag is immutable.",
+                           tag);
+    else if (r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = msq_db_error(c->db, "tag lookup");
+    msq_done(st);
+    return rc;
+}
+
 static int manifest_put(void *impl, int64_t repo_id, const struct berth_meta_manifest *m,
-                        const struct berth_manifest_ref *refs, size_t nrefs, const char *tag)
+                        const struct berth_manifest_ref *refs, size_t nrefs, const char *tag,
+                        int tag_immutable)
 {
     CONN(impl, c);
     sqlite3_stmt *st;
@@ -640,6 +671,8 @@ static int manifest_put(void *impl, int64_t repo_id, const struct berth_meta_man
     for (size_t i = 0; i < nrefs; i++)
         if ((rc = ref_exists(c, repo_id, &refs[i])) < 0)
             goto fail;
+    if (tag && tag_immutable && (rc = tag_check_immutable(c, repo_id, tag, m->digest)) < 0)
+        goto fail;
     if ((rc = msq_stmt(c, ST_MANIFEST_INSERT, &st)) < 0)
         goto fail;
     sqlite3_bind_int64(st, 1, repo_id);
@@ -1089,6 +1122,8 @@ static const struct berth_meta_ops sqlite_ops = {
     .manifest_get = manifest_get,
     .manifest_delete = manifest_delete,
     .referrers = referrers,
+    .image_list = msq_image_list,
+    .image_tags = msq_image_tags,
     .tag_get = tag_get,
     .tag_delete = tag_delete,
     .tag_list = tag_list,

@@ -187,3 +187,55 @@ fail:
     msq_rollback(c);
     return rc;
 }
+
+int msq_image_tags(void *impl, int64_t repo_id, const char *digest, struct berth_strlist *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = msq_stmt(c, ST_IMAGE_TAGS, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    msq_bind_text(st, 2, digest);
+    return msq_list_strings(c, st, out);
+}
+
+int msq_image_list(void *impl, int64_t repo_id, const char *after, int limit, int tagged,
+                   struct berth_meta_image_list *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = msq_stmt(c, ST_IMAGE_LIST, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    msq_bind_text(st, 2, after ? after : "");
+    sqlite3_bind_int(st, 3, tagged);
+    sqlite3_bind_int(st, 4, limit);
+    int r = SQLITE_DONE;
+    while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        struct berth_meta_image *items = realloc(out->items, (out->n + 1) * sizeof(*items));
+        if (!items) {
+            rc = berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
+            break;
+        }
+        out->items = items;
+        struct berth_meta_image *im = &items[out->n++];
+        memset(im, 0, sizeof(*im));
+        snprintf(im->digest, sizeof(im->digest), "%s", (const char *)sqlite3_column_text(st, 0));
+        im->media_type = msq_col_dup(st, 1);
+        im->artifact_type = msq_col_dup(st, 2);
+        im->config_media_type = msq_col_dup(st, 3);
+        im->subject = msq_col_dup(st, 4);
+        im->total_size = sqlite3_column_int64(st, 5);
+        im->pushed_at = sqlite3_column_int64(st, 6);
+        im->last_pulled_at = sqlite3_column_int64(st, 7);
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = msq_db_error(c->db, "image list");
+    msq_done(st);
+    /* Tags per image: a second statement, run after the first is reset (one connection). */
+    for (size_t i = 0; rc == 0 && i < out->n; i++)
+        rc = msq_image_tags(impl, repo_id, out->items[i].digest, &out->items[i].tags);
+    return rc;
+}

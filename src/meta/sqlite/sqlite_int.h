@@ -68,6 +68,9 @@ enum stmt_id {
     ST_REPO_COUNT_IMAGES,
     ST_REPO_DELETE,
     ST_REPO_DELETE_UPLOADS,
+    /* ECR images (repos.c) */
+    ST_IMAGE_LIST,
+    ST_IMAGE_TAGS,
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -123,6 +126,9 @@ int msq_repo_describe_list(void *impl, const char *account, const char *last, in
                            struct berth_meta_repo_list *out);
 int msq_repo_update(void *impl, const struct berth_meta_repo *r);
 int msq_repo_delete(void *impl, int64_t id, int force);
+int msq_image_list(void *impl, int64_t repo_id, const char *after, int limit, int tagged,
+                   struct berth_meta_image_list *out);
+int msq_image_tags(void *impl, int64_t repo_id, const char *digest, struct berth_strlist *out);
 
 /* identity.c */
 int msq_account_ensure(void *impl, const char *account);
