@@ -1,8 +1,10 @@
 /* Tag immutability with ECR's exclusion filters (berth_registry_tag_immutable). */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
 
 #include "registry/registry.h"
 
