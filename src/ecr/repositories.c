@@ -387,7 +387,7 @@ static int repo_from_arn(struct ecr_call *c, const char *action, struct berth_me
                         "Invalid parameter at 'resourceArn': expected "
                         "arn:aws:ecr:%s:<account>:repository/<name>",
                         c->ctx->auth->region);
-    snprintf(c->account, sizeof(c->account), "%s", account);
+    memcpy(c->account, account, 13); /* 12 digits and the NUL, checked above */
     if (ecr_authorize(c, action, name) < 0)
         return -1;
     int rc = berth_registry_repo_describe(c->ctx->registry, account, name, rec);
