@@ -303,6 +303,7 @@ int berth_auth_init(struct berth_auth *a, struct berth_meta *meta,
     memset(a, 0, sizeof(*a));
     a->meta = meta;
     a->enabled = o->enabled;
+    a->token_ttl = o->token_ttl > 0 ? o->token_ttl : BERTH_TOKEN_TTL;
     snprintf(a->account, sizeof(a->account), "%s", o->account);
     snprintf(a->region, sizeof(a->region), "%s", o->region);
     int rc = master_key_load(o->data_dir, a->master);
@@ -382,7 +383,7 @@ int berth_auth_token_issue(struct berth_auth *a, const struct berth_principal *p
     if (!p->key_id[0])
         return berth_err_set(BERTH_EINVALID, BERTH_WHAT_NONE,
                              "a registry token needs an access key to bind to");
-    long long exp = (long long)now + BERTH_TOKEN_TTL;
+    long long exp = (long long)now + a->token_ttl;
     char mac[65];
     token_mac(a, p->key_id, exp, mac);
     if ((size_t)snprintf(out, len, TOKEN_PREFIX ".%s.%lld.%s", p->key_id, exp, mac) >= len)

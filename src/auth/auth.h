@@ -21,7 +21,7 @@
 
 #define BERTH_KEY_ID_LEN 20 /* AKIA + 16 */
 #define BERTH_SECRET_LEN 40
-#define BERTH_TOKEN_TTL (12 * 3600)
+#define BERTH_TOKEN_TTL (12 * 3600) /* ECR: authorization tokens last 12 hours */
 #define BERTH_REGION_BUF 32
 
 struct berth_auth_options {
@@ -32,6 +32,7 @@ struct berth_auth_options {
     const char *admin_key_id; /* bootstrap key from the operator, or NULL/"" to generate */
     const char *admin_secret;
     const char *public_url; /* for the first-start message */
+    long long token_ttl;    /* seconds; 0: BERTH_TOKEN_TTL */
 };
 
 struct berth_auth {
@@ -39,6 +40,7 @@ struct berth_auth {
     char account[BERTH_ACCOUNT_BUF];
     char region[BERTH_REGION_BUF];
     int enabled;
+    long long token_ttl;
     unsigned char master[32];
     unsigned char token_key[32];
 };

@@ -57,6 +57,8 @@ static const struct setting settings[] = {
     {"public-url", "BERTH_PUBLIC_URL", STR(public_url), 0, 0, "", SERVE,
      "Registry address reported as proxyEndpoint and repositoryUri (default: the Host the "
      "client used)"},
+    {"token-ttl", "BERTH_TOKEN_TTL", INT(token_ttl), 1, 7 * 24 * 3600, "43200", SERVE,
+     "Seconds a registry token from GetAuthorizationToken stays valid (ECR: 12 hours)"},
     {"admin-access-key-id", "BERTH_ADMIN_ACCESS_KEY_ID", STR(admin_access_key_id), 0, 0, "", SERVE,
      "Bootstrap admin access key id (instead of a generated one printed at first start)"},
     {"admin-secret-access-key", "BERTH_ADMIN_SECRET_ACCESS_KEY", STR(admin_secret_access_key), 0, 0,

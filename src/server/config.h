@@ -24,6 +24,7 @@ struct berth_config {
     char account_id[16];
     char region[32];
     char public_url[256];
+    long long token_ttl;
     char admin_access_key_id[130];
     char admin_secret_access_key[130];
     long long max_manifest_size;

@@ -68,6 +68,7 @@ int berth_server_open(struct berth_server *s, const struct berth_config *cfg)
         .admin_key_id = cfg->admin_access_key_id,
         .admin_secret = cfg->admin_secret_access_key,
         .public_url = cfg->public_url[0] ? cfg->public_url : cfg->listen,
+        .token_ttl = cfg->token_ttl,
     };
     if ((rc = berth_auth_init(&s->auth, s->meta, &ao, stdout)) < 0)
         return rc;

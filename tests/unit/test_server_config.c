@@ -37,6 +37,7 @@ static const char *const env_vars[] = {
     "BERTH_PUBLIC_URL",
     "BERTH_ADMIN_ACCESS_KEY_ID",
     "BERTH_ADMIN_SECRET_ACCESS_KEY",
+    "BERTH_TOKEN_TTL",
 };
 
 struct fixture {
@@ -125,6 +126,7 @@ static void defaults(void **state)
     assert_string_equal(c.region, "us-east-1");
     assert_string_equal(c.public_url, "");
     assert_string_equal(c.admin_access_key_id, "");
+    assert_int_equal(c.token_ttl, 43200);
     assert_int_equal(c.max_manifest_size, 4194304);
     assert_int_equal(c.max_header_size, 65536);
     assert_int_equal(c.max_concurrent_uploads, 256);
