@@ -88,6 +88,16 @@ int berth_auth_token_issue(struct berth_auth *a, const struct berth_principal *p
 int berth_auth_token_verify(struct berth_auth *a, const char *password, time_t now,
                             struct berth_principal *out);
 
+/* ---- presigned blob URLs (GetDownloadUrlForLayer) ---- */
+/* Fills out with the query string "X-Berth-Expires=<t>&X-Berth-Signature=<hex>" that lets anyone
+ * GET that one blob of that repository until expires. */
+void berth_auth_presign(const struct berth_auth *a, const char *account, const char *repo,
+                        const char *digest, time_t expires, char *out, size_t len);
+/* 0 when the signature covers exactly this blob and has not expired; BERTH_EDENIED otherwise. */
+int berth_auth_presigned_ok(const struct berth_auth *a, const char *account, const char *repo,
+                            const char *digest, const char *expires, const char *signature,
+                            time_t now);
+
 /* ---- authorization ---- */
 /* May p do action on repository repo_name of repo_account (repo_name NULL: the registry
  * itself)? 0 or BERTH_EDENIED with a message naming the action and resource. */

@@ -35,7 +35,6 @@ struct ecr_op {
 #define LATER_SIGN "managed signing is not implemented yet"
 #define LATER_REFERRERS                                                                            \
     "ListImageReferrers is not implemented yet; use GET /v2/<name>/referrers/<digest>"
-#define LATER_LAYERS "layer uploads through the ECR API arrive next; use the OCI API (/v2/)"
 #define LATER_ARCHIVE "archive storage is not implemented"
 #define LATER_SETTINGS "account settings are not implemented yet"
 #define LATER_PULLTIME "pull-time update exclusions are not implemented yet"
@@ -43,7 +42,8 @@ struct ecr_op {
 static const struct ecr_op ops[] = {
     /* repositories */
     {"CreateRepository", ecr_create_repository, "ecr:CreateRepository", NULL},
-    {"DescribeRepositories", ecr_describe_repositories, "ecr:DescribeRepositories", NULL},
+    /* DescribeRepositories authorizes each named repository (or repository/ * for a listing) */
+    {"DescribeRepositories", ecr_describe_repositories, NULL, NULL},
     {"DeleteRepository", ecr_delete_repository, "ecr:DeleteRepository", NULL},
     {"PutImageTagMutability", ecr_put_image_tag_mutability, "ecr:PutImageTagMutability", NULL},
     {"PutImageScanningConfiguration", ecr_put_image_scanning_configuration,
@@ -65,11 +65,12 @@ static const struct ecr_op ops[] = {
     {"ListImageReferrers", NULL, NULL, LATER_REFERRERS},
     {"UpdateImageStorageClass", NULL, NULL, LATER_ARCHIVE},
     /* layers */
-    {"InitiateLayerUpload", NULL, NULL, LATER_LAYERS},
-    {"UploadLayerPart", NULL, NULL, LATER_LAYERS},
-    {"CompleteLayerUpload", NULL, NULL, LATER_LAYERS},
-    {"BatchCheckLayerAvailability", NULL, NULL, LATER_LAYERS},
-    {"GetDownloadUrlForLayer", NULL, NULL, LATER_LAYERS},
+    {"InitiateLayerUpload", ecr_initiate_layer_upload, "ecr:InitiateLayerUpload", NULL},
+    {"UploadLayerPart", ecr_upload_layer_part, "ecr:UploadLayerPart", NULL},
+    {"CompleteLayerUpload", ecr_complete_layer_upload, "ecr:CompleteLayerUpload", NULL},
+    {"BatchCheckLayerAvailability", ecr_batch_check_layer_availability,
+     "ecr:BatchCheckLayerAvailability", NULL},
+    {"GetDownloadUrlForLayer", ecr_get_download_url_for_layer, "ecr:GetDownloadUrlForLayer", NULL},
     /* authentication and policies */
     {"GetAuthorizationToken", ecr_get_authorization_token, "ecr:GetAuthorizationToken", NULL},
     {"SetRepositoryPolicy", ecr_set_repository_policy, "ecr:SetRepositoryPolicy", NULL},

@@ -89,6 +89,12 @@ int ecr_batch_get_image(struct ecr_call *c);
 int ecr_batch_delete_image(struct ecr_call *c);
 int ecr_put_image(struct ecr_call *c);
 
+int ecr_initiate_layer_upload(struct ecr_call *c);
+int ecr_upload_layer_part(struct ecr_call *c);
+int ecr_complete_layer_upload(struct ecr_call *c);
+int ecr_batch_check_layer_availability(struct ecr_call *c);
+int ecr_get_download_url_for_layer(struct ecr_call *c);
+
 int ecr_get_authorization_token(struct ecr_call *c);
 int ecr_describe_registry(struct ecr_call *c);
 int ecr_put_registry_policy(struct ecr_call *c);

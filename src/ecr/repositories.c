@@ -259,6 +259,9 @@ int ecr_describe_repositories(struct ecr_call *c)
                 return ecr_fail(c, "InvalidParameterException",
                                 "repositoryNames[%zu] must be a string", i);
             const char *name = json_string_value(n);
+            /* permission first: a refused caller learns nothing about which names exist */
+            if (ecr_authorize(c, "ecr:DescribeRepositories", name) < 0)
+                return -1;
             struct berth_meta_repo rec;
             int rc = berth_registry_repo_describe(c->ctx->registry, c->account, name, &rec);
             if (rc == BERTH_EINVALID || rc == BERTH_ENOTFOUND)
@@ -268,10 +271,6 @@ int ecr_describe_repositories(struct ecr_call *c)
                                 name, c->account);
             if (rc < 0)
                 return ecr_fail_rc(c, rc);
-            if (ecr_authorize(c, "ecr:DescribeRepositories", name) < 0) {
-                berth_meta_repo_dispose(&rec);
-                return -1;
-            }
             json_array_append_new(list, ecr_repository_json(c, &rec));
             berth_meta_repo_dispose(&rec);
         }
@@ -279,7 +278,7 @@ int ecr_describe_repositories(struct ecr_call *c)
     }
     int max;
     const char *after;
-    if (ecr_in_page(c, &max, &after) < 0)
+    if (ecr_in_page(c, &max, &after) < 0 || ecr_authorize(c, "ecr:DescribeRepositories", NULL) < 0)
         return -1;
     struct berth_meta_repo_list page = {0};
     int rc = berth_registry_repo_describe_list(c->ctx->registry, c->account, after, max + 1, &page);

@@ -64,7 +64,9 @@ void ecr_sts(struct berth_req *req, struct berth_ecr_ctx *ctx)
                       : "The request signature does not match or has expired.");
         return;
     }
-    const char *user_id = c.who.key_id[0] ? c.who.key_id : c.who.account;
+    /* AWS reports the account id as the root user's UserId, a unique id for IAM users (Berth
+     * uses the access key id: stable, unique and not secret). */
+    const char *user_id = c.who.is_admin || !c.who.key_id[0] ? c.who.account : c.who.key_id;
     char *xml = NULL;
     size_t xlen = 0;
     FILE *f = open_memstream(&xml, &xlen);

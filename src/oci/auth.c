@@ -121,6 +121,19 @@ int berth_oci_gate(struct berth_req *req, const struct berth_route *rt)
         berth_auth_admin(ctx->auth, p);
         return 0;
     }
+    /* A GetDownloadUrlForLayer URL: the signature is the permission, for that blob only. */
+    const char *pexp = berth_req_query(req, "X-Berth-Expires");
+    const char *psig = berth_req_query(req, "X-Berth-Signature");
+    if (pexp && psig && rt->action && !strcmp(rt->action, "ecr:GetDownloadUrlForLayer") &&
+        req->nparam == 2) {
+        if (berth_auth_presigned_ok(ctx->auth, req->scope, req->param[0], req->param[1], pexp, psig,
+                                    time(NULL)) == 0) {
+            p->anonymous = 1;
+            return 0;
+        }
+        oci_error_code(req, 403, "DENIED", berth_err_detail());
+        return -1;
+    }
     if (authenticate(req, p) < 0)
         return -1;
     if (!rt->action) /* the version check: any valid credentials */

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the ECR tests (t_ecr_*.sh). Source this instead of lib.sh: it turns identity on
 # and create-on-push off (the server defaults) before lib.sh would pick its OCI-test defaults,
 # then adds an isolated AWS CLI v2 wrapper, SigV4-signed raw requests and skopeo login.
@@ -6,6 +7,7 @@ export BERTH_AUTO_CREATE_REPOS=false
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib_api.sh"
 
+# shellcheck disable=SC2034 # ACCOUNT and AWS_BIN are for the test files that source this
 ACCOUNT=000000000000
 REGION=us-east-1
 ADMIN_KEY=AKIABERTHTESTADMIN01
@@ -90,20 +92,17 @@ login_skopeo() {
 # basic_auth PASSWORD: the Authorization header value for user AWS.
 basic_auth() { printf 'Basic %s' "$(printf 'AWS:%s' "$1" | base64 -w0)"; }
 
-# signed TARGET BODY [KEY SECRET [SKEW_SECONDS [SERVICE [HOST]]]]: POST / with a SigV4
-# signature computed by botocore, any body and X-Amz-Target (empty TARGET: no header). Sets
-# STATUS, $HDRS, $BODY like req. SKEW_SECONDS moves the signing clock (negative = the past).
-signed() {
-    local target=$1 body=$2 key=${3:-$ADMIN_KEY} secret=${4:-$ADMIN_SECRET} skew=${5:-0}
-    local service=${6:-ecr} host=${7:-$REG}
-    STATUS=$("$PY" - "$URL" "$host" "$target" "$body" "$key" "$secret" "$skew" "$service" \
-        "$HDRS" "$BODY" "$REGION" <<'EOF'
-import datetime, sys, urllib.request, urllib.error
+# The SigV4 client for raw requests: botocore signs, urllib sends. Arguments: URL HOST KEY
+# SECRET SKEW_SECONDS SERVICE REGION OUTDIR; each stdin line is `TARGET BODY` (TARGET "-": no
+# X-Amz-Target header; BODY the rest of the line, may be empty). Request N (from 1) leaves
+# OUTDIR/N.status, N.headers, N.body. SKEW_SECONDS moves the signing clock (negative: the past).
+cat >"$T/signed.py" <<'EOF_PY'
+import datetime, os, sys, urllib.request, urllib.error
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 import botocore.auth as ba
-url, host, target, body, key, secret, skew, service, hdrs, out, region = sys.argv[1:]
+url, host, key, secret, skew, service, region, outdir = sys.argv[1:9]
 skew = int(skew)
 if skew:
     real = datetime.datetime
@@ -115,25 +114,50 @@ if skew:
         def now(cls, tz=None):
             return real.now(tz) + datetime.timedelta(seconds=skew)
     ba.datetime.datetime = Shifted
-headers = {"Content-Type": "application/x-amz-json-1.1", "Host": host}
-if target:
-    headers["X-Amz-Target"] = target
-req = AWSRequest(method="POST", url=url + "/", data=body.encode(), headers=headers)
-SigV4Auth(Credentials(key, secret), service, region).add_auth(req)
-r = urllib.request.Request(url + "/", data=body.encode(), method="POST",
-                           headers={k: v for k, v in req.headers.items()})
-try:
-    resp = urllib.request.urlopen(r, timeout=20)
-except urllib.error.HTTPError as e:
-    resp = e
-with open(hdrs, "w") as f:
-    for k, v in resp.headers.items():
-        f.write("%s: %s\r\n" % (k, v))
-with open(out, "wb") as f:
-    f.write(resp.read())
-print(resp.status)
-EOF
-    ) || STATUS=000
+os.makedirs(outdir, exist_ok=True)
+for n, line in enumerate(sys.stdin.read().split("\n")[:-1], 1):
+    target, _, body = line.partition(" ")
+    headers = {"Content-Type": "application/x-amz-json-1.1", "Host": host}
+    if target != "-":
+        headers["X-Amz-Target"] = target
+    req = AWSRequest(method="POST", url=url + "/", data=body.encode(), headers=headers)
+    SigV4Auth(Credentials(key, secret), service, region).add_auth(req)
+    r = urllib.request.Request(url + "/", data=body.encode(), method="POST", headers=dict(req.headers.items()))
+    try:
+        resp = urllib.request.urlopen(r, timeout=20)
+    except urllib.error.HTTPError as e:
+        resp = e
+    with open("%s/%d.headers" % (outdir, n), "w") as f:
+        for k, v in resp.headers.items():
+            f.write("%s: %s\r\n" % (k, v))
+    with open("%s/%d.body" % (outdir, n), "wb") as f:
+        f.write(resp.read())
+    with open("%s/%d.status" % (outdir, n), "w") as f:
+        f.write(str(resp.status))
+EOF_PY
+
+# signed_many [KEY SECRET [SKEW [SERVICE [HOST]]]] <LINES: sends each `TARGET BODY` line as a
+# signed POST / (see signed.py above); then raw_result N selects the answer to request N.
+signed_many() {
+    rm -rf "$T/raw"
+    "$PY" "$T/signed.py" "$URL" "${5:-$REG}" "${1:-$ADMIN_KEY}" "${2:-$ADMIN_SECRET}" "${3:-0}" \
+        "${4:-ecr}" "$REGION" "$T/raw" 2>"$T/signed.err" || fail "signed request failed: $(tail -n 3 "$T/signed.err")"
+}
+
+# raw_result N: STATUS, $HDRS and $BODY of the Nth request of the last signed_many.
+raw_result() {
+    STATUS=$(cat "$T/raw/$1.status")
+    cp "$T/raw/$1.headers" "$HDRS"
+    cp "$T/raw/$1.body" "$BODY"
+}
+
+# signed TARGET BODY [KEY SECRET [SKEW [SERVICE [HOST]]]]: one signed POST /; sets STATUS,
+# $HDRS and $BODY like req. (BODY must be one line.)
+signed() {
+    local target=${1:--} body=$2
+    shift 2
+    printf '%s %s\n' "$target" "$body" | signed_many "$@"
+    raw_result 1
 }
 
 # want_ecr_error CODE [what]: the last response is ECR's JSON error: HTTP 400 (unless
@@ -156,4 +180,55 @@ want_ecr_error() {
 ecr_repo_names() {
     awsx ecr describe-repositories --query 'repositories[].repositoryName' --output text |
         tr '\t' '\n' | sed '/^$/d' | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+# ecr_batch [KEY SECRET]: many calls in one boto3 process (the CLI costs about a second per
+# call). Each stdin line is `EXPECT OPERATION JSON`: EXPECT is ok or an error code, OPERATION a
+# boto3 method of the ecr client (sts.NAME for STS), JSON its parameters (default {}). Stops at
+# the first mismatch and fails naming the line.
+cat >"$T/ecr_batch.py" <<'EOF_PY'
+import json, sys
+import boto3, botocore.config, botocore.exceptions
+url, key, secret, region = sys.argv[1:5]
+cfg = botocore.config.Config(retries={"max_attempts": 1})
+kw = dict(endpoint_url=url, region_name=region, aws_access_key_id=key,
+          aws_secret_access_key=secret, config=cfg)
+clients = {"ecr": boto3.client("ecr", **kw), "sts": boto3.client("sts", **kw)}
+for n, line in enumerate(sys.stdin, 1):
+    line = line.strip()
+    if not line or line.startswith("#"):
+        continue
+    parts = line.split(None, 2)
+    want, op = parts[0], parts[1]
+    params = json.loads(parts[2]) if len(parts) > 2 else {}
+    svc, _, meth = op.rpartition(".")
+    try:
+        out = getattr(clients[svc or "ecr"], meth)(**params)
+        got = "ok"
+    except botocore.exceptions.ClientError as e:
+        got, out = e.response["Error"]["Code"], e.response["Error"].get("Message")
+    except botocore.exceptions.ParamValidationError as e:
+        got, out = "ParamValidationError", str(e)
+    if got != want:
+        sys.exit("line %d: %s -> %s, want %s: %s" % (n, line, got, want, out))
+EOF_PY
+ecr_batch() {
+    "$PY" "$T/ecr_batch.py" "$URL" "${1:-$ADMIN_KEY}" "${2:-$ADMIN_SECRET}" "$REGION" \
+        >"$T/batch.out" 2>&1 || fail "ecr_batch: $(tail -n 3 "$T/batch.out")"
+}
+
+# login_passwords KEY SECRET [KEY SECRET...]: the registry password of each key (what
+# get-login-password prints), one a line, from GetAuthorizationToken in one boto3 process.
+login_passwords() {
+    "$PY" - "$URL" "$REGION" "$@" <<'EOF_PY' || fail "login_passwords failed"
+import base64, sys, boto3
+url, region, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+for k, s in zip(args[::2], args[1::2]):
+    ecr = boto3.client("ecr", endpoint_url=url, region_name=region, aws_access_key_id=k,
+                       aws_secret_access_key=s)
+    t = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, _, pw = base64.b64decode(t).decode().partition(":")
+    assert user == "AWS", user
+    print(pw)
+EOF_PY
 }
