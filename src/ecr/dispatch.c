@@ -33,8 +33,6 @@ struct ecr_op {
 #define LATER_PTC "pull-through cache is not implemented yet"
 #define LATER_TMPL "repository creation templates are not implemented yet"
 #define LATER_SIGN "managed signing is not implemented yet"
-#define LATER_REFERRERS                                                                            \
-    "ListImageReferrers is not implemented yet; use GET /v2/<name>/referrers/<digest>"
 #define LATER_ARCHIVE "archive storage is not implemented"
 #define LATER_SETTINGS "account settings are not implemented yet"
 #define LATER_PULLTIME "pull-time update exclusions are not implemented yet"
@@ -62,7 +60,7 @@ static const struct ecr_op ops[] = {
     {"BatchDeleteImage", ecr_batch_delete_image, "ecr:BatchDeleteImage", NULL},
     {"ListImages", ecr_list_images, "ecr:ListImages", NULL},
     {"DescribeImages", ecr_describe_images, "ecr:DescribeImages", NULL},
-    {"ListImageReferrers", NULL, NULL, LATER_REFERRERS},
+    {"ListImageReferrers", ecr_list_image_referrers, "ecr:ListImageReferrers", NULL},
     {"UpdateImageStorageClass", NULL, NULL, LATER_ARCHIVE},
     /* layers */
     {"InitiateLayerUpload", ecr_initiate_layer_upload, "ecr:InitiateLayerUpload", NULL},

@@ -88,6 +88,7 @@ int ecr_describe_images(struct ecr_call *c);
 int ecr_batch_get_image(struct ecr_call *c);
 int ecr_batch_delete_image(struct ecr_call *c);
 int ecr_put_image(struct ecr_call *c);
+int ecr_list_image_referrers(struct ecr_call *c);
 
 int ecr_initiate_layer_upload(struct ecr_call *c);
 int ecr_upload_layer_part(struct ecr_call *c);

@@ -437,3 +437,58 @@ int ecr_put_image(struct ecr_call *c)
     berth_meta_manifest_dispose(&m);
     return 0;
 }
+
+/* The control-plane twin of GET /v2/<name>/referrers/<digest>. */
+int ecr_list_image_referrers(struct ecr_call *c)
+{
+    const char *repo, *after;
+    long long max = 20;
+    if (ecr_in_repo_name(c, &repo) < 0 || ecr_in_int(c, "maxResults", 1, 50, &max) < 0 ||
+        ecr_in_str(c, "nextToken", 0, &after) < 0)
+        return -1;
+    json_t *subject = json_object_get(c->in, "subjectId");
+    json_t *sd = json_object_get(subject, "imageDigest");
+    if (!json_is_string(sd) ||
+        berth_digest_parse(json_string_value(sd), json_string_length(sd), NULL) < 0)
+        return ecr_fail(c, "InvalidParameterException",
+                        "subjectId.imageDigest must be a valid image digest");
+    json_t *types = json_object_get(json_object_get(c->in, "filter"), "artifactTypes");
+    if (types && (!json_is_array(types) || json_array_size(types) > 5))
+        return ecr_fail(c, "InvalidParameterException",
+                        "filter.artifactTypes must list at most 5 artifact types");
+    struct berth_meta_manifest_list refs = {0};
+    int rc = berth_registry_referrers(c->ctx->registry, c->account, repo, json_string_value(sd),
+                                      NULL, &refs);
+    if (rc < 0)
+        return page_fail(c, rc);
+    json_t *list = json_array();
+    json_object_set_new(c->out, "referrers", list);
+    size_t shown = 0;
+    for (size_t i = 0; i < refs.n; i++) {
+        struct berth_meta_manifest *m = &refs.items[i];
+        const char *at = m->artifact_type ? m->artifact_type : m->config_media_type;
+        if (after && strcmp(m->digest, after) <= 0)
+            continue;
+        if (json_array_size(types) > 0 && !media_type_accepted(types, at))
+            continue;
+        if (shown == (size_t)max) {
+            json_object_set_new(c->out, "nextToken",
+                                json_string(json_string_value(
+                                    json_object_get(json_array_get(list, shown - 1), "digest"))));
+            break;
+        }
+        json_t *o = json_pack("{s:s,s:s,s:I,s:s}", "digest", m->digest, "mediaType", m->media_type,
+                              "size", (json_int_t)m->size, "artifactStatus", "ACTIVE");
+        if (at)
+            json_object_set_new(o, "artifactType", json_string(at));
+        json_t *ann = m->annotations ? json_loads(m->annotations, 0, NULL) : NULL;
+        if (json_is_object(ann))
+            json_object_set_new(o, "annotations", ann);
+        else
+            json_decref(ann);
+        json_array_append_new(list, o);
+        shown++;
+    }
+    berth_meta_manifest_list_dispose(&refs);
+    return 0;
+}
