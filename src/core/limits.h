@@ -55,4 +55,8 @@
  * Condition, operator, key's value array); anything deeper is refused before jansson recurses. */
 #define BERTH_POLICY_DEPTH_MAX 8
 
+/* lastRecordedPullTime is refreshed at most this often per image, so a busy image costs one
+ * metadata write an hour, not one per pull (ECR refreshes it "at least once every 24 hours"). */
+#define BERTH_PULL_RECORD_INTERVAL 3600
+
 #endif

@@ -280,7 +280,8 @@ int ecr_batch_get_image(struct ecr_call *c)
             continue;
         }
         struct berth_meta_manifest m = {0};
-        if (berth_registry_manifest_get(c->ctx->registry, c->account, repo, digest, 1, &m) < 0) {
+        /* "When an image is pulled, the BatchGetImage API is called once": it is a pull */
+        if (berth_registry_manifest_pull(c->ctx->registry, c->account, repo, digest, 1, &m) < 0) {
             json_array_append_new(failures,
                                   failure(id, "ImageNotFound", "Requested image not found"));
             continue;

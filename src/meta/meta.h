@@ -40,7 +40,8 @@ struct berth_meta_manifest {
     int64_t size;
     int64_t total_size;
     int64_t pushed_at;
-    char *body; /* only when asked for */
+    int64_t last_pulled_at; /* 0: never */
+    char *body;             /* only when asked for */
     size_t body_len;
 };
 void berth_meta_manifest_dispose(struct berth_meta_manifest *m);
@@ -211,6 +212,8 @@ struct berth_meta_ops {
     /* Deletes the manifest and its tags. BERTH_ECONFLICT while an index in the repository
      * still lists it (unless force, used by fsck --repair). */
     int (*manifest_delete)(void *impl, int64_t repo_id, const char *digest, int force);
+    /* Records when the manifest was last pulled. */
+    int (*manifest_pulled)(void *impl, int64_t repo_id, const char *digest, int64_t when);
     int (*referrers)(void *impl, int64_t repo_id, const char *subject, const char *artifact_type,
                      struct berth_meta_manifest_list *out);
 

@@ -9,8 +9,11 @@ static void manifest_get_finish(struct berth_req *req)
 {
     struct berth_meta_manifest m;
     int head = berth_req_is_head(req);
-    int rc = berth_registry_manifest_get(oci_ctx(req)->registry, OCI_ACCOUNT(req), OCI_NAME(req),
-                                         OCI_ARG(req), !head, &m);
+    /* A GET is a pull (it records lastRecordedPullTime); a HEAD only asks. */
+    int rc = head ? berth_registry_manifest_get(oci_ctx(req)->registry, OCI_ACCOUNT(req),
+                                                OCI_NAME(req), OCI_ARG(req), 0, &m)
+                  : berth_registry_manifest_pull(oci_ctx(req)->registry, OCI_ACCOUNT(req),
+                                                 OCI_NAME(req), OCI_ARG(req), 1, &m);
     if (rc < 0) {
         oci_error(req, rc);
         return;

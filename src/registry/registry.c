@@ -621,6 +621,25 @@ int berth_registry_manifest_get(struct berth_registry *r, const char *account, c
     return META(r)->manifest_get(MI(r), repo_id, pref.digest, with_body, out);
 }
 
+int berth_registry_manifest_pull(struct berth_registry *r, const char *account, const char *repo,
+                                 const char *ref, int with_body, struct berth_meta_manifest *out)
+{
+    struct berth_ref pref;
+    int64_t repo_id;
+    memset(out, 0, sizeof(*out));
+    int rc = resolve(r, account, repo, ref, &repo_id, &pref);
+    if (rc < 0 || (rc = META(r)->manifest_get(MI(r), repo_id, pref.digest, with_body, out)) < 0)
+        return rc;
+    int64_t now = (int64_t)time(NULL);
+    if (out->last_pulled_at <= now - BERTH_PULL_RECORD_INTERVAL) {
+        /* best effort: a pull never fails because its time could not be recorded */
+        if (META(r)->manifest_pulled(MI(r), repo_id, out->digest, now) == 0)
+            out->last_pulled_at = now;
+        berth_err_clear();
+    }
+    return 0;
+}
+
 int berth_registry_manifest_delete(struct berth_registry *r, const char *account, const char *repo,
                                    const char *ref)
 {

@@ -141,6 +141,10 @@ int berth_registry_manifest_put(struct berth_registry *r, const char *account, c
 /* Resolves ref (tag or digest) and returns the manifest with its body. */
 int berth_registry_manifest_get(struct berth_registry *r, const char *account, const char *repo,
                                 const char *ref, int with_body, struct berth_meta_manifest *out);
+/* As manifest_get, for a client pulling it: also records the pull time (lastRecordedPullTime),
+ * at most once per BERTH_PULL_RECORD_INTERVAL. */
+int berth_registry_manifest_pull(struct berth_registry *r, const char *account, const char *repo,
+                                 const char *ref, int with_body, struct berth_meta_manifest *out);
 /* ref is a tag: untag; ref is a digest: delete the manifest and every tag pointing at it. */
 int berth_registry_manifest_delete(struct berth_registry *r, const char *account, const char *repo,
                                    const char *ref);

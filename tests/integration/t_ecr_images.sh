@@ -37,6 +37,23 @@ pushed=$(must awsx ecr describe-images --repository-name team/web --query 'image
 [[ "$pushed" == 20[0-9][0-9]-* ]] || fail "imagePushedAt is not a timestamp: $pushed"
 ok "describe-images reports digest, tags, size, push time and media types"
 
+# lastRecordedPullTime: set by a pull (GET, BatchGetImage), not by a push or a HEAD
+pulled() { must awsx ecr describe-images --repository-name team/web --image-ids imageTag=v1 \
+    --query 'imageDetails[0].lastRecordedPullTime' --output text; }
+expect_eq "$(pulled)" None "lastRecordedPullTime after the push"
+pw=$(must awsx ecr get-login-password)
+req HEAD /v2/team/web/manifests/v1 -H "Authorization: $(basic_auth "$pw")"
+expect_status 200 "HEAD manifest"
+expect_eq "$(pulled)" None "lastRecordedPullTime after a HEAD"
+req GET /v2/team/web/manifests/v1 -H "Authorization: $(basic_auth "$pw")" \
+    -H "Accept: application/vnd.oci.image.manifest.v1+json"
+expect_status 200 "GET manifest"
+t=$(pulled)
+[[ "$t" == 20[0-9][0-9]-* ]] || fail "lastRecordedPullTime after a GET: $t"
+d=$(( $(date +%s) - $(date -d "$t" +%s) ))
+[ "$d" -ge 0 ] && [ "$d" -lt 120 ] || fail "lastRecordedPullTime $t is not now"
+ok "a pull records lastRecordedPullTime; a push or a HEAD does not"
+
 # batch-get-image -> put-image retag (the user guide's recipe)
 MANIFEST=$(must awsx ecr batch-get-image --repository-name team/web --image-ids imageTag=v1 \
     --query 'images[].imageManifest' --output text)

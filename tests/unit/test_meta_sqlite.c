@@ -727,6 +727,33 @@ static void tags_immutable(void **state)
     assert_string_equal(got, m2);
 }
 
+/* The pull time is recorded per manifest and read back; 0 means never pulled. */
+static void manifest_pull_time(void **state)
+{
+    struct fixture *f = *state;
+    int64_t r = repo(f, "pulls");
+    char m1[BERTH_DIGEST_BUF];
+    digest_n(m1, 1);
+    assert_int_equal(put(f, r, m1, NULL, NULL, 0, "v1"), 0);
+    struct berth_meta_manifest m;
+    assert_int_equal(f->ops->manifest_get(f->impl, r, m1, 0, &m), 0);
+    assert_int_equal(m.last_pulled_at, 0);
+    berth_meta_manifest_dispose(&m);
+    assert_int_equal(f->ops->manifest_pulled(f->impl, r, m1, 1800000000), 0);
+    assert_int_equal(f->ops->manifest_get(f->impl, r, m1, 1, &m), 0);
+    assert_int_equal(m.last_pulled_at, 1800000000);
+    assert_non_null(m.body); /* the body column still lines up after the new column */
+    assert_int_equal(m.body[0], '{');
+    berth_meta_manifest_dispose(&m);
+    struct berth_meta_image_list l = {0};
+    assert_int_equal(f->ops->image_list(f->impl, r, NULL, 10, -1, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].last_pulled_at, 1800000000);
+    assert_int_equal(l.items[0].tags.n, 1);
+    assert_string_equal(l.items[0].tags.items[0], "v1");
+    berth_meta_image_list_dispose(&l);
+}
+
 static void tags_upsert_list_delete(void **state)
 {
     struct fixture *f = *state;
@@ -1079,6 +1106,7 @@ int main(void)
         T(repos_ensure_get),
         T(repos_list_paginated),
         T(tags_immutable),
+        T(manifest_pull_time),
         T(blobs_link_unlink),
         T(blob_link_finishes_upload),
         T(blob_unlink_refused_while_referenced),

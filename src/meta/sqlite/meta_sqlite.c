@@ -50,11 +50,14 @@ const char *const msq_stmt_sql[ST_COUNT] = {
         "ON CONFLICT(repo_id, digest) DO NOTHING",
     [ST_MANIFEST_EXISTS] = "SELECT size FROM manifests WHERE repo_id = ?1 AND digest = ?2",
     [ST_MANIFEST_GET] = "SELECT media_type, artifact_type, config_media_type, subject_digest, "
-                        "annotations, size, total_size, pushed_at FROM manifests "
-                        "WHERE repo_id = ?1 AND digest = ?2",
+                        "annotations, size, total_size, pushed_at, coalesce(last_pulled_at, 0) "
+                        "FROM manifests WHERE repo_id = ?1 AND digest = ?2",
     [ST_MANIFEST_GET_BODY] = "SELECT media_type, artifact_type, config_media_type, "
-                             "subject_digest, annotations, size, total_size, pushed_at, body "
+                             "subject_digest, annotations, size, total_size, pushed_at, "
+                             "coalesce(last_pulled_at, 0), body "
                              "FROM manifests WHERE repo_id = ?1 AND digest = ?2",
+    [ST_MANIFEST_PULLED] = "UPDATE manifests SET last_pulled_at = ?3 WHERE repo_id = ?1 AND "
+                           "digest = ?2",
     [ST_MANIFEST_PARENT] = "SELECT parent_digest FROM manifest_refs WHERE repo_id = ?1 "
                            "AND child_digest = ?2 AND kind = 1 LIMIT 1",
     [ST_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2",
@@ -718,15 +721,29 @@ static void read_manifest_row(sqlite3_stmt *st, int with_body, struct berth_meta
     out->size = sqlite3_column_int64(st, 5);
     out->total_size = sqlite3_column_int64(st, 6);
     out->pushed_at = sqlite3_column_int64(st, 7);
+    out->last_pulled_at = sqlite3_column_int64(st, 8);
     if (with_body) {
-        int n = sqlite3_column_bytes(st, 8);
+        int n = sqlite3_column_bytes(st, 9);
         out->body = malloc((size_t)n + 1);
         if (out->body) {
-            memcpy(out->body, sqlite3_column_blob(st, 8), (size_t)n);
+            memcpy(out->body, sqlite3_column_blob(st, 9), (size_t)n);
             out->body[n] = '\0';
             out->body_len = (size_t)n;
         }
     }
+}
+
+static int manifest_pulled(void *impl, int64_t repo_id, const char *digest, int64_t when)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = msq_stmt(c, ST_MANIFEST_PULLED, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    msq_bind_text(st, 2, digest);
+    sqlite3_bind_int64(st, 3, when);
+    return msq_step_done(c, st);
 }
 
 static int manifest_get(void *impl, int64_t repo_id, const char *digest, int with_body,
@@ -1121,6 +1138,7 @@ static const struct berth_meta_ops sqlite_ops = {
     .manifest_put = manifest_put,
     .manifest_get = manifest_get,
     .manifest_delete = manifest_delete,
+    .manifest_pulled = manifest_pulled,
     .referrers = referrers,
     .image_list = msq_image_list,
     .image_tags = msq_image_tags,
