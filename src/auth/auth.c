@@ -359,6 +359,16 @@ int berth_auth_sigv4(struct berth_auth *a, const struct berth_sigv4_request *req
     return rc;
 }
 
+int berth_auth_sigv4_precheck(struct berth_auth *a, const char *authorization)
+{
+    if (!authorization)
+        return berth_err_set(BERTH_EINVALID, BERTH_WHAT_NONE, "Missing Authentication Token");
+    struct berth_sigv4_auth sa;
+    struct berth_principal p;
+    int rc = berth_sigv4_parse_authorization(&sa, authorization);
+    return rc < 0 ? rc : key_lookup(a, sa.access_key, &p, NULL, 0);
+}
+
 /* ---- registry tokens: b1.<key id>.<expiry>.<hex hmac> ---- */
 
 static void token_mac(const struct berth_auth *a, const char *key_id, long long exp,

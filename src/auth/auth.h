@@ -80,6 +80,10 @@ int berth_auth_key_create(struct berth_auth *a, int64_t user_id, const char *key
 int berth_auth_sigv4(struct berth_auth *a, const struct berth_sigv4_request *req,
                      const char *service, time_t now, struct berth_principal *out);
 
+/* The part of the SigV4 check that needs no body: the Authorization header parses and names an
+ * active key. Lets a server refuse a stranger before buffering a large body. Codes as above. */
+int berth_auth_sigv4_precheck(struct berth_auth *a, const char *authorization);
+
 /* ---- registry tokens ---- */
 /* The password part of an authorization token (no ':' in it, as `get-login-password` needs). */
 int berth_auth_token_issue(struct berth_auth *a, const struct berth_principal *p, time_t now,

@@ -19,6 +19,7 @@
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
 #define ECR_BODY_MAX (32u * 1024 * 1024) /* UploadLayerPart: 20 MiB of base64 in JSON */
+#define STS_BODY_MAX (64u * 1024)
 
 struct ecr_op {
     const char *name;
@@ -391,7 +392,29 @@ static int run_op(struct ecr_call *c, const char *target)
 
 static void api_start(struct berth_req *req)
 {
+    struct berth_ecr_ctx *ctx = req->app;
+    if (!berth_req_header(req, "X-Amz-Target")) {
+        req->body_max = STS_BODY_MAX; /* GetCallerIdentity's form body is a few bytes */
+        return;
+    }
     req->body_max = ECR_BODY_MAX;
+    /* Refuse strangers before buffering up to 32 MiB: the signature itself can only be checked
+     * once the body is in, but the header must parse and name an active key. */
+    if (!ctx->auth->enabled)
+        return;
+    const char *authz = berth_req_header(req, "Authorization");
+    int rc = berth_auth_sigv4_precheck(ctx->auth, authz);
+    if (rc == 0)
+        return;
+    struct ecr_call c = {.req = req, .ctx = ctx};
+    if (rc == BERTH_ENOTFOUND)
+        ecr_fail(&c, "UnrecognizedClientException", "%s", berth_err_detail());
+    else if (rc == BERTH_EINVALID)
+        ecr_fail(&c, authz ? "IncompleteSignatureException" : "MissingAuthenticationTokenException",
+                 "%s", berth_err_detail());
+    else
+        ecr_fail_rc(&c, rc);
+    respond(&c);
 }
 
 static void api_finish(struct berth_req *req)
