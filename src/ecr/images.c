@@ -211,14 +211,10 @@ int ecr_describe_images(struct ecr_call *c)
                                     : json_string_value(json_object_get(id, "imageTag")),
                                 repo, c->account);
             }
-            /* digest order: the image is the first one after its predecessor */
-            char before[BERTH_DIGEST_BUF];
-            snprintf(before, sizeof(before), "%s", digest);
-            before[strlen(before) - 1]--;
-            int rc = berth_registry_images(c->ctx->registry, c->account, repo, before, 1, -1, &one);
+            int rc = berth_registry_image_get(c->ctx->registry, c->account, repo, digest, &one);
             if (rc < 0)
                 return page_fail(c, rc);
-            if (one.n == 1 && !strcmp(one.items[0].digest, digest))
+            if (one.n == 1)
                 json_array_append_new(details, image_detail(c, repo, &one.items[0]));
             berth_meta_image_list_dispose(&one);
         }

@@ -221,6 +221,9 @@ struct berth_meta_ops {
      * tagged: 1 only tagged images, 0 only untagged, -1 both. */
     int (*image_list)(void *impl, int64_t repo_id, const char *after, int limit, int tagged,
                       struct berth_meta_image_list *out);
+    /* The one image with this digest (out->n is 0 when there is none). */
+    int (*image_get)(void *impl, int64_t repo_id, const char *digest,
+                     struct berth_meta_image_list *out);
     /* The tags naming digest, in tag order. */
     int (*image_tags)(void *impl, int64_t repo_id, const char *digest, struct berth_strlist *out);
 

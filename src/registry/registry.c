@@ -111,6 +111,14 @@ int berth_registry_images(struct berth_registry *r, const char *account, const c
     return rc < 0 ? rc : META(r)->image_list(MI(r), id, after, limit, tagged, out);
 }
 
+int berth_registry_image_get(struct berth_registry *r, const char *account, const char *repo,
+                             const char *digest, struct berth_meta_image_list *out)
+{
+    int64_t id;
+    int rc = berth_registry_repo(r, account, repo, 0, &id);
+    return rc < 0 ? rc : META(r)->image_get(MI(r), id, digest, out);
+}
+
 int berth_registry_image_tags(struct berth_registry *r, const char *account, const char *repo,
                               const char *digest, struct berth_strlist *out)
 {

@@ -68,6 +68,9 @@ int berth_registry_repo_delete(struct berth_registry *r, const char *account, co
 int berth_registry_images(struct berth_registry *r, const char *account, const char *repo,
                           const char *after, int limit, int tagged,
                           struct berth_meta_image_list *out);
+/* The image with this digest, with its tags (out->n is 0 when there is none). */
+int berth_registry_image_get(struct berth_registry *r, const char *account, const char *repo,
+                             const char *digest, struct berth_meta_image_list *out);
 int berth_registry_image_tags(struct berth_registry *r, const char *account, const char *repo,
                               const char *digest, struct berth_strlist *out);
 

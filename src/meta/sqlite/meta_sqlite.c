@@ -136,6 +136,10 @@ const char *const msq_stmt_sql[ST_COUNT] = {
         "WHERE m.repo_id = ?1 AND m.digest > ?2 AND (?3 < 0 OR "
         "EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest) = ?3) "
         "ORDER BY m.digest LIMIT ?4",
+    [ST_IMAGE_GET] =
+        "SELECT m.digest, m.media_type, m.artifact_type, m.config_media_type, m.subject_digest, "
+        "m.total_size, m.pushed_at, m.last_pulled_at FROM manifests m "
+        "WHERE m.repo_id = ?1 AND m.digest = ?2",
     [ST_IMAGE_TAGS] = "SELECT name FROM tags WHERE repo_id = ?1 AND digest = ?2 "
                       "ORDER BY lower(name), name",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -1142,6 +1146,7 @@ static const struct berth_meta_ops sqlite_ops = {
     .referrers = referrers,
     .image_list = msq_image_list,
     .image_tags = msq_image_tags,
+    .image_get = msq_image_get,
     .tag_get = tag_get,
     .tag_delete = tag_delete,
     .tag_list = tag_list,

@@ -200,19 +200,11 @@ int msq_image_tags(void *impl, int64_t repo_id, const char *digest, struct berth
     return msq_list_strings(c, st, out);
 }
 
-int msq_image_list(void *impl, int64_t repo_id, const char *after, int limit, int tagged,
-                   struct berth_meta_image_list *out)
+/* Reads the rows of a prepared image statement, then each image's tags. */
+static int read_images(void *impl, struct conn *c, sqlite3_stmt *st, int64_t repo_id,
+                       struct berth_meta_image_list *out)
 {
-    CONN(impl, c);
-    sqlite3_stmt *st;
-    int rc = msq_stmt(c, ST_IMAGE_LIST, &st);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(st, 1, repo_id);
-    msq_bind_text(st, 2, after ? after : "");
-    sqlite3_bind_int(st, 3, tagged);
-    sqlite3_bind_int(st, 4, limit);
-    int r = SQLITE_DONE;
+    int rc = 0, r = SQLITE_DONE;
     while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
         struct berth_meta_image *items = realloc(out->items, (out->n + 1) * sizeof(*items));
         if (!items) {
@@ -238,4 +230,32 @@ int msq_image_list(void *impl, int64_t repo_id, const char *after, int limit, in
     for (size_t i = 0; rc == 0 && i < out->n; i++)
         rc = msq_image_tags(impl, repo_id, out->items[i].digest, &out->items[i].tags);
     return rc;
+}
+
+int msq_image_list(void *impl, int64_t repo_id, const char *after, int limit, int tagged,
+                   struct berth_meta_image_list *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = msq_stmt(c, ST_IMAGE_LIST, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    msq_bind_text(st, 2, after ? after : "");
+    sqlite3_bind_int(st, 3, tagged);
+    sqlite3_bind_int(st, 4, limit);
+    return read_images(impl, c, st, repo_id, out);
+}
+
+int msq_image_get(void *impl, int64_t repo_id, const char *digest,
+                  struct berth_meta_image_list *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = msq_stmt(c, ST_IMAGE_GET, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    msq_bind_text(st, 2, digest);
+    return read_images(impl, c, st, repo_id, out);
 }

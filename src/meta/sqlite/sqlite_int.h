@@ -71,6 +71,7 @@ enum stmt_id {
     ST_REPO_DELETE_UPLOADS,
     /* ECR images (repos.c) */
     ST_IMAGE_LIST,
+    ST_IMAGE_GET,
     ST_IMAGE_TAGS,
     ST_BEGIN,
     ST_COMMIT,
@@ -129,6 +130,8 @@ int msq_repo_update(void *impl, const struct berth_meta_repo *r);
 int msq_repo_delete(void *impl, int64_t id, int force);
 int msq_image_list(void *impl, int64_t repo_id, const char *after, int limit, int tagged,
                    struct berth_meta_image_list *out);
+int msq_image_get(void *impl, int64_t repo_id, const char *digest,
+                  struct berth_meta_image_list *out);
 int msq_image_tags(void *impl, int64_t repo_id, const char *digest, struct berth_strlist *out);
 
 /* identity.c */
