@@ -252,15 +252,23 @@ static int media_type_accepted(json_t *accepted, const char *mt)
     return 0;
 }
 
+/* repositoryName (of an existing repository) and the required imageIds of a batch call. */
+static int batch_args(struct ecr_call *c, const char **repo, json_t **ids)
+{
+    int64_t rid;
+    if (ecr_in_repo_name(c, repo) < 0 || in_image_ids(c, 1, ids) < 0)
+        return -1;
+    if (berth_registry_repo(c->ctx->registry, c->account, *repo, 0, &rid) < 0)
+        return page_fail(c, BERTH_ENOTFOUND);
+    return 0;
+}
+
 int ecr_batch_get_image(struct ecr_call *c)
 {
     const char *repo;
     json_t *ids;
-    if (ecr_in_repo_name(c, &repo) < 0 || in_image_ids(c, 1, &ids) < 0)
+    if (batch_args(c, &repo, &ids) < 0)
         return -1;
-    int64_t rid;
-    if (berth_registry_repo(c->ctx->registry, c->account, repo, 0, &rid) < 0)
-        return page_fail(c, BERTH_ENOTFOUND);
     json_t *accepted = json_object_get(c->in, "acceptedMediaTypes");
     json_t *images = json_array(), *failures = json_array();
     json_object_set_new(c->out, "images", images);
@@ -308,11 +316,8 @@ int ecr_batch_delete_image(struct ecr_call *c)
 {
     const char *repo;
     json_t *ids;
-    if (ecr_in_repo_name(c, &repo) < 0 || in_image_ids(c, 1, &ids) < 0)
+    if (batch_args(c, &repo, &ids) < 0)
         return -1;
-    int64_t rid;
-    if (berth_registry_repo(c->ctx->registry, c->account, repo, 0, &rid) < 0)
-        return page_fail(c, BERTH_ENOTFOUND);
     json_t *done = json_array(), *failures = json_array();
     json_object_set_new(c->out, "imageIds", done);
     json_object_set_new(c->out, "failures", failures);
