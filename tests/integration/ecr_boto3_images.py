@@ -115,4 +115,39 @@ assert gone["imageIds"] == [{"imageDigest": digest(sig.encode())}], gone
 assert gone["failures"][0]["failureCode"] == "ImageNotFound", gone
 left = ecr.list_image_referrers(repositoryName=REPO, subjectId={"imageDigest": digest(img.encode())})
 assert [r["digest"] for r in left["referrers"]] == [digest(sbom.encode())], left
+
+# the rest of the listed operations through boto3: scanning configuration, download URL,
+# repository policy delete, registry policy round trip, DescribeRegistry
+import urllib.request
+r = ecr.put_image_scanning_configuration(repositoryName=REPO,
+                                         imageScanningConfiguration={"scanOnPush": True})
+assert r["imageScanningConfiguration"] == {"scanOnPush": True}, r
+repo = ecr.describe_repositories(repositoryNames=[REPO])["repositories"][0]
+assert repo["imageScanningConfiguration"] == {"scanOnPush": True}, repo
+url = ecr.get_download_url_for_layer(repositoryName=REPO, layerDigest=layer["digest"])["downloadUrl"]
+assert urllib.request.urlopen(url, timeout=20).read() == bytes(range(256)) * 400, url
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Sid": "pull", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]})
+ecr.set_repository_policy(repositoryName=REPO, policyText=POLICY)
+assert ecr.delete_repository_policy(repositoryName=REPO)["policyText"] == POLICY
+try:
+    ecr.get_repository_policy(repositoryName=REPO)
+    raise AssertionError("the repository policy survived its deletion")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "RepositoryPolicyNotFoundException", e.response
+REG_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Sid": "repl", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+    "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+    "Resource": "arn:aws:ecr:us-east-1:000000000000:repository/*"}]})
+assert ecr.put_registry_policy(policyText=REG_POLICY)["registryId"] == "000000000000"
+assert ecr.get_registry_policy()["policyText"] == REG_POLICY
+assert ecr.delete_registry_policy()["policyText"] == REG_POLICY
+try:
+    ecr.get_registry_policy()
+    raise AssertionError("the registry policy survived its deletion")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "RegistryPolicyNotFoundException", e.response
+reg = ecr.describe_registry()
+assert reg["registryId"] == "000000000000" and reg["replicationConfiguration"]["rules"] == [], reg
 print("ok")

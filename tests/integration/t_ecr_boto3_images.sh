@@ -5,7 +5,10 @@
 . "$(dirname "$0")/lib_ecr.sh"
 start_ecr_berth
 "$PY" "$HERE/ecr_boto3_images.py" "$URL" "$ADMIN_KEY" "$ADMIN_SECRET" || fail "ecr_boto3_images.py failed"
-ok "boto3: layers, images and referrers"
+ok "boto3: layers, images, referrers, scanning configuration, download URL, policies, DescribeRegistry"
+# DescribeRegistry through the CLI too
+out=$(must awsx ecr describe-registry --query '[registryId, length(replicationConfiguration.rules)]' --output text)
+expect_eq "$out" "000000000000	0" "aws ecr describe-registry"
 # the OCI referrers API sees what the ECR API stored
 pw=$(must awsx ecr get-login-password)
 subject=$(must awsx ecr describe-images --repository-name b3/app --image-ids imageTag=v1 --query 'imageDetails[0].imageDigest' --output text)
