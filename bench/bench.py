@@ -147,8 +147,10 @@ class Bench:
         os.makedirs(data)
         logpath = os.path.join(self.work, f"{tag}.log")
         if kind == "berth":
+            # Like for like with the reference, which runs without authentication and creates
+            # repositories on push. (Issue 5 measures Berth with auth on and a registry token.)
             argv = [self.a.berth, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
-                    "--log-level", "warn"]
+                    "--log-level", "warn", "--auth=false", "--auto-create-repos=true"]
         else:
             cfg = os.path.join(self.work, f"{tag}.config.yml")
             with open(cfg, "w") as f:
