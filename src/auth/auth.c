@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "auth/policy.h"
+#include "core/digest.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -371,20 +372,25 @@ int berth_auth_sigv4_precheck(struct berth_auth *a, const char *authorization)
 
 /* ---- registry tokens: b1.<key id>.<expiry>.<hex hmac> ---- */
 
+/* HMAC-SHA256 under the token key, in hex: what tokens and presigned URLs carry. A message
+ * that did not fit (n out of range) is MACed as empty, which never matches a real one. */
+static void mac_hex(const struct berth_auth *a, const char *msg, int n, size_t cap,
+                    char out_hex[65])
+{
+    unsigned char mac[32];
+    unsigned int len = 0;
+    if (n < 0 || (size_t)n >= cap)
+        n = 0;
+    HMAC(EVP_sha256(), a->token_key, 32, (const unsigned char *)msg, (size_t)n, mac, &len);
+    berth_hex_encode(out_hex, mac, sizeof(mac));
+}
+
 static void token_mac(const struct berth_auth *a, const char *key_id, long long exp,
                       char out_hex[65])
 {
     char msg[200];
     int n = snprintf(msg, sizeof(msg), TOKEN_PREFIX "|%s|%lld", key_id, exp);
-    unsigned char mac[32];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), a->token_key, 32, (unsigned char *)msg, (size_t)n, mac, &len);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out_hex[2 * i] = hex[mac[i] >> 4];
-        out_hex[2 * i + 1] = hex[mac[i] & 15];
-    }
-    out_hex[64] = '\0';
+    mac_hex(a, msg, n, sizeof(msg), out_hex);
 }
 
 int berth_auth_token_issue(struct berth_auth *a, const struct berth_principal *p, time_t now,
@@ -441,17 +447,7 @@ static void presign_mac(const struct berth_auth *a, const char *account, const c
 {
     char msg[800];
     int n = snprintf(msg, sizeof(msg), "blob|%s|%s|%s|%lld", account, repo, digest, expires);
-    if (n < 0 || (size_t)n >= sizeof(msg))
-        n = 0; /* names are bounded well below this; an empty MAC input never verifies below */
-    unsigned char mac[32];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), a->token_key, 32, (unsigned char *)msg, (size_t)n, mac, &len);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out_hex[2 * i] = hex[mac[i] >> 4];
-        out_hex[2 * i + 1] = hex[mac[i] & 15];
-    }
-    out_hex[64] = '\0';
+    mac_hex(a, msg, n, sizeof(msg), out_hex);
 }
 
 void berth_auth_presign(const struct berth_auth *a, const char *account, const char *repo,

@@ -657,7 +657,6 @@ int berth_sigv4_sign(char out[BERTH_SIGV4_SIG_HEX + 1], const char *secret, cons
                      const char *region, const char *service, const char *string_to_sign,
                      size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     int rc = 0;
     unsigned char seed[4 + BERTH_SIGV4_SECRET_MAX];
     unsigned char k[32], md[32];
@@ -688,11 +687,7 @@ int berth_sigv4_sign(char out[BERTH_SIGV4_SIG_HEX + 1], const char *secret, cons
         (rc = hmac_sha256(k, k, sizeof(k), TERMINATOR, strlen(TERMINATOR))) < 0 ||
         (rc = hmac_sha256(md, k, sizeof(k), string_to_sign ? string_to_sign : "", len)) < 0)
         goto out;
-    for (size_t i = 0; i < sizeof(md); i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[BERTH_SIGV4_SIG_HEX] = '\0';
+    berth_hex_encode(out, md, sizeof(md));
 out:
     OPENSSL_cleanse(seed, sizeof(seed));
     OPENSSL_cleanse(k, sizeof(k));

@@ -21,8 +21,8 @@ static int is_hex_lower(char c)
 
 static int is_encoded_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '=' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '=' ||
+           c == '_' || c == '-';
 }
 
 /* IMPLEMENTATION-OF image-spec descriptor.md: algorithm ::= component (separator component)*,
@@ -101,15 +101,20 @@ void berth_sha256_update(struct berth_sha256 *h, const void *data, size_t len)
     SHA256_Update(ctx(h), data, len);
 }
 
-static void to_digest(const unsigned char md[SHA256_DIGEST_LENGTH], char out[BERTH_DIGEST_BUF])
+void berth_hex_encode(char *out, const unsigned char *in, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    memcpy(out, "sha256:", 7);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-        out[7 + 2 * i] = hex[md[i] >> 4];
-        out[8 + 2 * i] = hex[md[i] & 15];
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
     }
-    out[7 + 64] = '\0';
+    out[2 * n] = '\0';
+}
+
+static void to_digest(const unsigned char md[SHA256_DIGEST_LENGTH], char out[BERTH_DIGEST_BUF])
+{
+    memcpy(out, "sha256:", 7);
+    berth_hex_encode(out + 7, md, SHA256_DIGEST_LENGTH);
 }
 
 void berth_sha256_peek(const struct berth_sha256 *h, char out[BERTH_DIGEST_BUF])

@@ -21,6 +21,8 @@
 
 /* Validates s[0..len) as a digest; on success copies the canonical form into out. */
 int berth_digest_parse(const char *s, size_t len, char out[BERTH_DIGEST_BUF]);
+/* Writes n bytes as 2n lower-case hex characters and a NUL into out. */
+void berth_hex_encode(char *out, const unsigned char *in, size_t n);
 /* The 64 hex characters of a parsed sha256 digest. */
 const char *berth_digest_hex(const char *digest);
 

@@ -283,12 +283,7 @@ int berth_registry_upload_start(struct berth_registry *r, const char *account, c
     unsigned char rnd[BERTH_UPLOAD_ID_LEN / 2];
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "no randomness available");
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof(rnd); i++) {
-        out_id[2 * i] = hex[rnd[i] >> 4];
-        out_id[2 * i + 1] = hex[rnd[i] & 15];
-    }
-    out_id[BERTH_UPLOAD_ID_LEN] = '\0';
+    berth_hex_encode(out_id, rnd, sizeof(rnd));
     struct berth_meta_upload u = {0};
     struct berth_sha256 h;
     berth_sha256_init(&h);

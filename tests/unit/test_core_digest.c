@@ -250,9 +250,21 @@ static void sha256_import_rejects(void **state)
     assert_string_equal(out, SHA256_ABC);
 }
 
+static void hex_encode(void **state)
+{
+    const unsigned char in[] = {0x00, 0x0f, 0xa5, 0xff};
+    char out[9];
+    memset(out, 'x', sizeof(out));
+    berth_hex_encode(out, in, sizeof(in));
+    assert_string_equal(out, "000fa5ff");
+    berth_hex_encode(out, in, 0);
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hex_encode),
         cmocka_unit_test(sha256_valid),
         cmocka_unit_test(sha256_uses_len_not_nul),
         cmocka_unit_test(sha256_invalid),
