@@ -239,6 +239,12 @@ struct berth_meta_ops {
     int (*dangling_iterate)(void *impl, berth_meta_dangling_cb cb, void *ctx);
     int (*upload_iterate)(void *impl, berth_meta_upload_cb cb, void *ctx);
     int (*manifest_iterate)(void *impl, berth_meta_manifest_cb cb, void *ctx);
+
+    /* ---- lifecycle policies, previews and the event log ---- */
+
+    /* ---- garbage collection ---- */
+
+    /* ---- storage accounting ---- */
 };
 
 struct berth_meta {

@@ -27,8 +27,25 @@ int berth_registry_init(struct berth_registry *r, struct berth_meta *meta,
         r->opt.manifest_max = BERTH_MANIFEST_MAX_DEFAULT;
     if (r->opt.max_active_uploads <= 0)
         r->opt.max_active_uploads = BERTH_UPLOADS_MAX_DEFAULT;
+    if (opt->clock_file)
+        snprintf(r->clock_file, sizeof(r->clock_file), "%s", opt->clock_file);
+    r->opt.clock_file = NULL; /* the copy above is the one that lives */
     pthread_mutex_init(&r->mu, NULL);
     return 0;
+}
+
+int64_t berth_registry_now(const struct berth_registry *r)
+{
+    if (r->clock_file[0]) {
+        FILE *f = fopen(r->clock_file, "r");
+        long long t = 0;
+        int ok = f && fscanf(f, "%lld", &t) == 1;
+        if (f)
+            fclose(f);
+        if (ok)
+            return (int64_t)t;
+    }
+    return (int64_t)time(NULL);
 }
 
 void berth_registry_dispose(struct berth_registry *r)
@@ -576,7 +593,7 @@ int berth_registry_manifest_put(struct berth_registry *r, const char *account, c
     rec.total_size = (int64_t)len;
     for (size_t i = 0; i < m.nrefs; i++)
         rec.total_size += m.refs[i].size;
-    rec.pushed_at = (int64_t)time(NULL);
+    rec.pushed_at = berth_registry_now(r);
     rec.body = (char *)body;
     rec.body_len = len;
     int immutable = 0;
@@ -633,8 +650,8 @@ int berth_registry_manifest_pull(struct berth_registry *r, const char *account, 
     int rc = resolve(r, account, repo, ref, &repo_id, &pref);
     if (rc < 0 || (rc = META(r)->manifest_get(MI(r), repo_id, pref.digest, with_body, out)) < 0)
         return rc;
-    int64_t now = (int64_t)time(NULL);
-    if (out->last_pulled_at <= now - BERTH_PULL_RECORD_INTERVAL) {
+    int64_t now = berth_registry_now(r);
+    if (out->last_pulled_at <= now - BERTH_PULL_RECORD_INTERVAL || out->last_pulled_at > now) {
         /* best effort: a pull never fails because its time could not be recorded */
         if (META(r)->manifest_pulled(MI(r), repo_id, out->digest, now) == 0)
             out->last_pulled_at = now;

@@ -25,6 +25,7 @@ struct berth_registry_options {
     int auto_create_repos;  /* a push to a missing repository creates it */
     size_t manifest_max;    /* bytes */
     int max_active_uploads; /* upload requests streaming at once */
+    const char *clock_file; /* tests: "now" comes from this file (NULL/"": real time) */
 };
 
 struct berth_active_upload;
@@ -33,6 +34,7 @@ struct berth_registry {
     struct berth_meta *meta;        /* borrowed */
     struct berth_blob_store *blobs; /* borrowed */
     struct berth_registry_options opt;
+    char clock_file[1024];
     pthread_mutex_t mu; /* guards active */
     struct berth_active_upload *active;
     int nactive;
@@ -41,6 +43,10 @@ struct berth_registry {
 int berth_registry_init(struct berth_registry *r, struct berth_meta *meta,
                         struct berth_blob_store *blobs, const struct berth_registry_options *opt);
 void berth_registry_dispose(struct berth_registry *r);
+
+/* The registry's clock: what push and pull times record and lifecycle ages count from. Real
+ * time, unless the test-only clock file names another instant (epoch seconds). */
+int64_t berth_registry_now(const struct berth_registry *r);
 
 /* Every repository belongs to an account (a 12-digit registry id); functions that take a
  * repository name take its account first. */

@@ -26,23 +26,26 @@ struct setting {
 #define STR(f) T_STR, offsetof(struct berth_config, f), sizeof(((struct berth_config *)0)->f)
 #define INT(f) T_INT, offsetof(struct berth_config, f), 0
 #define BOOL(f) T_BOOL, offsetof(struct berth_config, f), 0
-#define BOTH (BERTH_CMD_SERVE | BERTH_CMD_FSCK | BERTH_CMD_ADMIN)
-#define SERVE_ADMIN (BERTH_CMD_SERVE | BERTH_CMD_ADMIN)
+#define ALL_CMDS                                                                                   \
+    (BERTH_CMD_SERVE | BERTH_CMD_FSCK | BERTH_CMD_ADMIN | BERTH_CMD_GC | BERTH_CMD_LIFECYCLE)
+#define GC_CMDS (BERTH_CMD_SERVE | BERTH_CMD_GC)
+#define LC_CMDS (BERTH_CMD_SERVE | BERTH_CMD_LIFECYCLE)
+#define SERVE_ADMIN (BERTH_CMD_SERVE | BERTH_CMD_ADMIN | BERTH_CMD_LIFECYCLE)
 #define SERVE BERTH_CMD_SERVE
 #define XSTR(x) #x
 #define NUM(x) XSTR(x)
 
 static const struct setting settings[] = {
-    {"config", "BERTH_CONFIG", STR(config_file), 0, 0, "", BOTH,
+    {"config", "BERTH_CONFIG", STR(config_file), 0, 0, "", ALL_CMDS,
      "Read settings from this file (lines of `name = value`)"},
     {"listen", "BERTH_LISTEN", STR(listen), 0, 0, "127.0.0.1:5000", SERVE,
      "Address to listen on, HOST:PORT (IPv6 as [::1]:5000; port 0 picks a free port). "
      "Loopback by default: expose it deliberately with 0.0.0.0:5000"},
-    {"data-dir", "BERTH_DATA_DIR", STR(data_dir), 0, 0, "./berth-data", BOTH,
+    {"data-dir", "BERTH_DATA_DIR", STR(data_dir), 0, 0, "./berth-data", ALL_CMDS,
      "Directory for metadata (meta.db) and blobs"},
-    {"log-format", "BERTH_LOG_FORMAT", STR(log_format), 0, 0, "text", BOTH,
+    {"log-format", "BERTH_LOG_FORMAT", STR(log_format), 0, 0, "text", ALL_CMDS,
      "Log format: text or json"},
-    {"log-level", "BERTH_LOG_LEVEL", STR(log_level), 0, 0, "info", BOTH,
+    {"log-level", "BERTH_LOG_LEVEL", STR(log_level), 0, 0, "info", ALL_CMDS,
      "Log level: debug, info, warn or error"},
     {"auto-create-repos", "BERTH_AUTO_CREATE_REPOS", BOOL(auto_create_repos), 0, 1, "false", SERVE,
      "Create a repository on its first push (ECR does not: a push to a missing repository "
@@ -83,6 +86,24 @@ static const struct setting settings[] = {
      "Connections open at once"},
     {"repair", NULL, BOOL(repair), 0, 1, "false", BERTH_CMD_FSCK,
      "Remove what is inconsistent instead of only reporting it"},
+    {"lifecycle-interval", "BERTH_LIFECYCLE_INTERVAL", INT(lifecycle_interval), 0, 30 * 86400,
+     "3600", SERVE, "Seconds between background lifecycle policy runs (0: only on demand)"},
+    {"gc-interval", "BERTH_GC_INTERVAL", INT(gc_interval), 0, 30 * 86400, "3600", SERVE,
+     "Seconds between background garbage collection runs (0: only on demand)"},
+    {"gc-grace", "BERTH_GC_GRACE", INT(gc_grace), 0, 365 * 86400, "86400", GC_CMDS,
+     "Seconds a blob stays after it was last uploaded, mounted or checked for, even when no "
+     "manifest references it (protects pushes in progress)"},
+    {"upload-ttl", "BERTH_UPLOAD_TTL", INT(upload_ttl), 60, 365 * 86400, "86400", GC_CMDS,
+     "Seconds an upload session may stay idle before garbage collection removes it"},
+    {"storage-price", "BERTH_STORAGE_PRICE", STR(storage_price), 0, 0, "0.10", BERTH_CMD_ADMIN,
+     "Storage price in dollars per GB-month for `berth admin usage` (ECR: 0.10)"},
+    {"dry-run", NULL, BOOL(dry_run), 0, 1, "false", BERTH_CMD_GC | BERTH_CMD_LIFECYCLE,
+     "Report what would be removed without removing anything"},
+    {"repository", NULL, STR(repository), 0, 0, "", BERTH_CMD_LIFECYCLE,
+     "Run only this repository's policy (default: every repository with a policy)"},
+    {"test-clock-file", "BERTH_TEST_CLOCK_FILE", STR(test_clock_file), 0, 0, "", LC_CMDS,
+     "For tests: read the registry's clock (push and pull times, lifecycle age) as epoch "
+     "seconds from this file; real time when it is missing or empty"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -276,12 +297,19 @@ int berth_config_load(struct berth_config *out, enum berth_command cmd, int argc
     int digits = al == 12;
     for (size_t i = 0; i < al; i++)
         digits &= isdigit((unsigned char)out->account_id[i]) != 0;
-    if ((cmd & (BERTH_CMD_SERVE | BERTH_CMD_ADMIN)) && !digits) {
+    if ((cmd & (BERTH_CMD_SERVE | BERTH_CMD_ADMIN | BERTH_CMD_LIFECYCLE)) && !digits) {
         fprintf(err, "berth: account-id must be 12 digits, not '%s'\n", out->account_id);
         return -1;
     }
     if ((cmd & (BERTH_CMD_SERVE | BERTH_CMD_ADMIN)) && !out->region[0]) {
         fprintf(err, "berth: region must not be empty\n");
+        return -1;
+    }
+    char *end = NULL;
+    double price = strtod(out->storage_price, &end);
+    if (end == out->storage_price || *end || !(price >= 0)) {
+        fprintf(err, "berth: storage-price must be a non-negative number, not '%s'\n",
+                out->storage_price);
         return -1;
     }
     if (!out->data_dir[0]) {
@@ -309,6 +337,15 @@ void berth_config_help(FILE *out, enum berth_command cmd)
                      "  activate-access-key --key KEY_ID\n"
                      "  put-policy --account ID --name NAME --document JSON|@FILE\n"
                      "  attach-policy --account ID --user NAME --name POLICY\n\n");
+    else if (cmd == BERTH_CMD_GC)
+        fprintf(out, "Usage: berth gc [options]\n\n"
+                     "Reclaims blobs no manifest references any more and removes abandoned\n"
+                     "upload sessions in --data-dir, while the server keeps serving (see\n"
+                     "docs/gc.md). Prints what it reclaimed.\n\n");
+    else if (cmd == BERTH_CMD_LIFECYCLE)
+        fprintf(out, "Usage: berth lifecycle run [options]\n\n"
+                     "Applies the repositories' lifecycle policies now (the server also does\n"
+                     "it every --lifecycle-interval seconds) and prints each expired image.\n\n");
     else
         fprintf(out, "Usage: berth fsck [options]\n\n"
                      "Re-hashes every blob and checks every manifest reference in --data-dir.\n"

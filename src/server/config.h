@@ -10,7 +10,13 @@
 
 #include <stdio.h>
 
-enum berth_command { BERTH_CMD_SERVE = 1, BERTH_CMD_FSCK = 2, BERTH_CMD_ADMIN = 4 };
+enum berth_command {
+    BERTH_CMD_SERVE = 1,
+    BERTH_CMD_FSCK = 2,
+    BERTH_CMD_ADMIN = 4,
+    BERTH_CMD_GC = 8,
+    BERTH_CMD_LIFECYCLE = 16,
+};
 
 struct berth_config {
     enum berth_command command; /* which command the settings were loaded for */
@@ -36,6 +42,14 @@ struct berth_config {
     long long threads;
     long long max_connections;
     int repair; /* fsck only */
+    long long lifecycle_interval;
+    long long gc_interval;
+    long long gc_grace;
+    long long upload_ttl;
+    char storage_price[32]; /* $ per GB-month, decimal */
+    char test_clock_file[1024];
+    int dry_run;          /* gc, lifecycle run */
+    char repository[256]; /* lifecycle run */
 };
 
 /* Fills out from defaults, file, environment and argv (argv[0] is the first option).

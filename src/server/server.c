@@ -38,13 +38,14 @@ int berth_server_open(struct berth_server *s, const struct berth_config *cfg)
     if (mkdir_p(cfg->data_dir) < 0)
         return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot create data directory %s: %s",
                              cfg->data_dir, strerror(errno));
+    /* Two servers on one data dir would each believe they own the uploads directory, and
+     * fsck needs the data at rest. gc and lifecycle runs are built to work beside a server. */
+    int exclusive = cfg->command == BERTH_CMD_SERVE || cfg->command == BERTH_CMD_FSCK;
     snprintf(path, sizeof(path), "%s/berth.lock", cfg->data_dir);
-    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s->lock_fd < 0)
+    if (exclusive && (s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
         return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot open %s: %s", path,
                              strerror(errno));
-    /* Two processes on one data dir would each believe they own the uploads directory. */
-    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+    if (exclusive && flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
         return berth_err_set(BERTH_EUNAVAILABLE, BERTH_WHAT_NONE,
                              "data directory %s is in use by another berth process", cfg->data_dir);
     snprintf(path, sizeof(path), "%s/meta.db", cfg->data_dir);
@@ -56,9 +57,10 @@ int berth_server_open(struct berth_server *s, const struct berth_config *cfg)
         .auto_create_repos = cfg->auto_create_repos,
         .manifest_max = (size_t)cfg->max_manifest_size,
         .max_active_uploads = (int)cfg->max_concurrent_uploads,
+        .clock_file = cfg->test_clock_file,
     };
     berth_registry_init(&s->registry, s->meta, s->blobs, &ro);
-    if (cfg->command != BERTH_CMD_SERVE) /* fsck: no identity needed */
+    if (cfg->command != BERTH_CMD_SERVE) /* fsck, gc, lifecycle: no identity needed */
         return 0;
     struct berth_auth_options ao = {
         .account = cfg->account_id,

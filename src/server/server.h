@@ -29,7 +29,8 @@ struct berth_server {
     struct berth_http http;
 };
 
-/* Locks the data directory (one process at a time) and opens the stores. */
+/* Opens the stores; for serve and fsck first locks the data directory (one such process at a
+ * time). gc and lifecycle runs share the directory with a running server. */
 int berth_server_open(struct berth_server *s, const struct berth_config *cfg);
 /* For `berth admin`: the metadata store and the master key, without the data directory lock
  * (SQLite serialises the writes; the running server sees them at once). */

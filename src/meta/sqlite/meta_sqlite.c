@@ -142,6 +142,9 @@ const char *const msq_stmt_sql[ST_COUNT] = {
         "WHERE m.repo_id = ?1 AND m.digest = ?2",
     [ST_IMAGE_TAGS] = "SELECT name FROM tags WHERE repo_id = ?1 AND digest = ?2 "
                       "ORDER BY lower(name), name",
+    /* lifecycle (lifecycle.c) */
+    /* garbage collection (gc.c) */
+    /* storage accounting (usage.c) */
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -1155,6 +1158,9 @@ static const struct berth_meta_ops sqlite_ops = {
     .dangling_iterate = dangling_iterate,
     .upload_iterate = upload_iterate,
     .manifest_iterate = manifest_iterate,
+    /* lifecycle */
+    /* garbage collection */
+    /* storage accounting */
 };
 
 int berth_meta_sqlite_open(struct berth_meta **out, const char *path)

@@ -73,6 +73,9 @@ enum stmt_id {
     ST_IMAGE_LIST,
     ST_IMAGE_GET,
     ST_IMAGE_TAGS,
+    /* lifecycle policies, previews and the event log (lifecycle.c) */
+    /* garbage collection (gc.c) */
+    /* storage accounting (usage.c) */
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -151,5 +154,11 @@ int msq_key_count(void *impl, int64_t *out);
 int msq_policy_put(void *impl, const char *account, const char *name, const char *document);
 int msq_policy_attach(void *impl, int64_t user_id, const char *account, const char *name);
 int msq_user_policies(void *impl, int64_t user_id, struct berth_strlist *out);
+
+/* lifecycle.c */
+
+/* gc.c */
+
+/* usage.c */
 
 #endif
