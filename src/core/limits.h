@@ -59,4 +59,15 @@
  * metadata write an hour, not one per pull (ECR refreshes it "at least once every 24 hours"). */
 #define BERTH_PULL_RECORD_INTERVAL 3600
 
+/* Lifecycle policies. The text bounds are the model's (LifecyclePolicyText 100..30720); AWS
+ * documents at most 4 wildcards per tag pattern and 50 rules per policy. The tag-list and
+ * count bounds are Berth's: generous, but they keep evaluation cost and integer math bounded. */
+#define BERTH_LC_TEXT_MIN 100
+#define BERTH_LC_TEXT_MAX 30720
+#define BERTH_LC_RULES_MAX 50
+#define BERTH_LC_WILDCARDS_MAX 4
+#define BERTH_LC_TAGS_MAX 100
+#define BERTH_LC_TAG_LEN_MAX 300
+#define BERTH_LC_COUNT_MAX 2147483647
+
 #endif

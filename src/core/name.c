@@ -89,3 +89,27 @@ int berth_ref_parse(const char *s, struct berth_ref *out)
     memcpy(out->tag, s, len + 1);
     return 0;
 }
+
+/* Glob match with '*' only, iterative with one backtrack point (no recursion on hostile
+ * input). */
+int berth_wildcard_match(const char *pat, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*s) {
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat == *s) {
+            pat++;
+            s++;
+        } else if (star) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return 0;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}

@@ -26,4 +26,9 @@ struct berth_ref {
 };
 int berth_ref_parse(const char *s, struct berth_ref *out);
 
+/* Does pattern match the whole of s? `*` stands for any run of characters, including none;
+ * every other character matches itself (ECR's WILDCARD tag filters and lifecycle
+ * tagPatternList). */
+int berth_wildcard_match(const char *pattern, const char *s);
+
 #endif

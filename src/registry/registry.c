@@ -144,30 +144,6 @@ int berth_registry_image_tags(struct berth_registry *r, const char *account, con
     return rc < 0 ? rc : META(r)->image_tags(MI(r), id, digest, out);
 }
 
-/* Glob match with '*' only, iterative with one backtrack point (no recursion on hostile
- * input). */
-static int wildcard_match(const char *pat, const char *s)
-{
-    const char *star = NULL, *resume = NULL;
-    while (*s) {
-        if (*pat == '*') {
-            star = pat++;
-            resume = s;
-        } else if (*pat == *s) {
-            pat++;
-            s++;
-        } else if (star) {
-            pat = star + 1;
-            s = ++resume;
-        } else {
-            return 0;
-        }
-    }
-    while (*pat == '*')
-        pat++;
-    return *pat == '\0';
-}
-
 int berth_registry_tag_immutable(const char *mutability, const char *filters_json, const char *tag)
 {
     if (!mutability || !strcmp(mutability, "MUTABLE"))
@@ -181,7 +157,7 @@ int berth_registry_tag_immutable(const char *mutability, const char *filters_jso
     json_array_foreach(filters, i, f)
     {
         const char *pat = json_string_value(json_object_get(f, "filter"));
-        if (pat && wildcard_match(pat, tag))
+        if (pat && berth_wildcard_match(pat, tag))
             excluded = 1;
     }
     json_decref(filters);
