@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "lifecycle/lifecycle.h"
 #include "server/admin.h"
 #include "server/config.h"
 #include "server/server.h"
@@ -16,6 +17,7 @@ static void usage(FILE *out)
                  "  serve     run the registry (see berth serve --help)\n"
                  "  fsck      check (and with --repair fix) a data directory\n"
                  "  admin     manage accounts, users, access keys and policies\n"
+                 "  lifecycle run the repositories' lifecycle policies now (lifecycle run)\n"
                  "  version   print the version\n"
                  "  help      show this help\n");
 }
@@ -97,6 +99,56 @@ static int cmd_fsck(int argc, char **argv)
     return 1;
 }
 
+static void print_expired(void *ctx, const char *account, const char *repo,
+                          const struct berth_lc_result *res, const struct berth_strlist *deleted)
+{
+    (void)ctx;
+    printf("%s %s/%s@%s rule %lld tags [", deleted ? "expired" : "would expire", account, repo,
+           res->digest, res->rule);
+    for (size_t i = 0; i < res->tags.n; i++)
+        printf("%s%s", i ? "," : "", res->tags.items[i]);
+    printf("]");
+    for (size_t i = 1; deleted && i < deleted->n; i++)
+        printf("%s%s", i == 1 ? " with " : ",", deleted->items[i]);
+    printf("\n");
+}
+
+static int cmd_lifecycle(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "run") != 0) {
+        if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+            berth_config_help(stdout, BERTH_CMD_LIFECYCLE);
+            return 0;
+        }
+        fprintf(stderr, "Usage: berth lifecycle run [options] (see berth lifecycle --help)\n");
+        return 2;
+    }
+    struct berth_config cfg;
+    int rc = berth_config_load(&cfg, BERTH_CMD_LIFECYCLE, argc - 1, argv + 1, stderr);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    setup_logging(&cfg);
+    struct berth_server s;
+    struct berth_lc_run_report rep;
+    if ((rc = berth_server_open(&s, &cfg)) < 0 ||
+        (rc = berth_lifecycle_run(&s.registry, cfg.repository[0] ? cfg.account_id : NULL,
+                                  cfg.repository[0] ? cfg.repository : NULL, cfg.dry_run,
+                                  print_expired, NULL, &rep)) < 0) {
+        fprintf(stderr, "berth lifecycle: %s\n", berth_err_detail());
+        berth_server_close(&s);
+        return 2;
+    }
+    berth_server_close(&s);
+    if (cfg.repository[0] && rep.repositories == 0)
+        printf("lifecycle: repository %s has no lifecycle policy\n", cfg.repository);
+    printf("lifecycle%s: %llu policies evaluated, %llu images %s (%llu manifests deleted), %llu "
+           "kept because they changed meanwhile\n",
+           cfg.dry_run ? " (dry run)" : "", (unsigned long long)rep.repositories,
+           (unsigned long long)rep.images_expired, cfg.dry_run ? "would expire" : "expired",
+           (unsigned long long)rep.manifests_deleted, (unsigned long long)rep.skipped);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -108,6 +160,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "fsck"))
         return cmd_fsck(argc - 2, argv + 2);
+    if (!strcmp(cmd, "lifecycle"))
+        return cmd_lifecycle(argc - 2, argv + 2);
     if (!strcmp(cmd, "admin"))
         return berth_admin_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

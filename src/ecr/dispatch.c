@@ -28,7 +28,6 @@ struct ecr_op {
     const char *missing; /* fn NULL: what Berth does not do yet */
 };
 
-#define LATER_LIFECYCLE "lifecycle policies are not implemented yet"
 #define LATER_SCAN "image scanning is not implemented yet"
 #define LATER_REPL "replication is not implemented yet"
 #define LATER_PTC "pull-through cache is not implemented yet"
@@ -80,11 +79,13 @@ static const struct ecr_op ops[] = {
     {"DeleteRegistryPolicy", ecr_delete_registry_policy, "ecr:DeleteRegistryPolicy", NULL},
     {"DescribeRegistry", ecr_describe_registry, "ecr:DescribeRegistry", NULL},
     /* lifecycle */
-    {"PutLifecyclePolicy", NULL, NULL, LATER_LIFECYCLE},
-    {"GetLifecyclePolicy", NULL, NULL, LATER_LIFECYCLE},
-    {"DeleteLifecyclePolicy", NULL, NULL, LATER_LIFECYCLE},
-    {"StartLifecyclePolicyPreview", NULL, NULL, LATER_LIFECYCLE},
-    {"GetLifecyclePolicyPreview", NULL, NULL, LATER_LIFECYCLE},
+    {"PutLifecyclePolicy", ecr_put_lifecycle_policy, "ecr:PutLifecyclePolicy", NULL},
+    {"GetLifecyclePolicy", ecr_get_lifecycle_policy, "ecr:GetLifecyclePolicy", NULL},
+    {"DeleteLifecyclePolicy", ecr_delete_lifecycle_policy, "ecr:DeleteLifecyclePolicy", NULL},
+    {"StartLifecyclePolicyPreview", ecr_start_lifecycle_policy_preview,
+     "ecr:StartLifecyclePolicyPreview", NULL},
+    {"GetLifecyclePolicyPreview", ecr_get_lifecycle_policy_preview, "ecr:GetLifecyclePolicyPreview",
+     NULL},
     /* scanning */
     {"StartImageScan", NULL, NULL, LATER_SCAN},
     {"DescribeImageScanFindings", NULL, NULL, LATER_SCAN},
@@ -218,6 +219,56 @@ int ecr_in_repo_name(struct ecr_call *c, const char **out)
 }
 
 /* Page tokens are the last name of the previous page; opaque to clients. */
+/* filter.tagStatus -> 1 tagged, 0 untagged, -1 any */
+int ecr_in_tag_status(struct ecr_call *c, int *out)
+{
+    *out = -1;
+    json_t *f = json_object_get(c->in, "filter");
+    if (!f || json_is_null(f))
+        return 0;
+    json_t *t = json_object_get(f, "tagStatus");
+    if (!t || json_is_null(t))
+        return 0;
+    const char *s = json_string_value(t);
+    if (s && !strcmp(s, "TAGGED"))
+        *out = 1;
+    else if (s && !strcmp(s, "UNTAGGED"))
+        *out = 0;
+    else if (s && !strcmp(s, "ANY"))
+        *out = -1;
+    else
+        return ecr_fail(c, "InvalidParameterException",
+                        "Invalid parameter at 'filter.tagStatus' failed to satisfy constraint: "
+                        "'Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]'");
+    return 0;
+}
+
+/* imageIds: a list of 1..100 ImageIdentifiers, or NULL when absent and optional. */
+int ecr_in_image_ids(struct ecr_call *c, int required, json_t **out)
+{
+    json_t *ids = json_object_get(c->in, "imageIds");
+    *out = NULL;
+    if (!ids || json_is_null(ids)) {
+        if (required)
+            return ecr_fail(c, "InvalidParameterException",
+                            "Missing required parameter in input: \"imageIds\"");
+        return 0;
+    }
+    if (!json_is_array(ids) || json_array_size(ids) < 1 || json_array_size(ids) > ECR_IMAGE_IDS_MAX)
+        return ecr_fail(c, "InvalidParameterException",
+                        "imageIds must list 1 to %d image identifiers", ECR_IMAGE_IDS_MAX);
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id)
+    {
+        if (!json_is_object(id))
+            return ecr_fail(c, "InvalidParameterException",
+                            "imageIds[%zu] must be an object with imageDigest and/or imageTag", i);
+    }
+    *out = ids;
+    return 0;
+}
+
 int ecr_in_page(struct ecr_call *c, int *out_max, const char **out_after)
 {
     long long max = 100;

@@ -13,12 +13,14 @@
 
 #include "auth/auth.h"
 #include "http/http.h"
+#include "lifecycle/lifecycle.h"
 #include "registry/registry.h"
 
 struct berth_ecr_ctx {
     struct berth_registry *registry;
     struct berth_auth *auth;
-    const char *public_url; /* "" : derived from the request's Host */
+    const char *public_url;                   /* "" : derived from the request's Host */
+    struct berth_lifecycle_worker *lifecycle; /* woken by StartLifecyclePolicyPreview */
 };
 
 extern const struct berth_route berth_ecr_routes[];
@@ -54,6 +56,11 @@ int ecr_in_int(struct ecr_call *c, const char *member, long long min, long long 
                long long *out);
 /* repositoryName, validated against ECR's pattern and length. */
 int ecr_in_repo_name(struct ecr_call *c, const char **out);
+/* filter.tagStatus: 1 TAGGED, 0 UNTAGGED, -1 ANY or absent. */
+int ecr_in_tag_status(struct ecr_call *c, int *out);
+/* imageIds: 1..ECR_IMAGE_IDS_MAX ImageIdentifier objects, or NULL when absent and optional. */
+#define ECR_IMAGE_IDS_MAX 100
+int ecr_in_image_ids(struct ecr_call *c, int required, json_t **out);
 /* maxResults and nextToken for a page of names: 0 or -1. */
 int ecr_in_page(struct ecr_call *c, int *out_max, const char **out_after);
 
@@ -95,6 +102,12 @@ int ecr_upload_layer_part(struct ecr_call *c);
 int ecr_complete_layer_upload(struct ecr_call *c);
 int ecr_batch_check_layer_availability(struct ecr_call *c);
 int ecr_get_download_url_for_layer(struct ecr_call *c);
+
+int ecr_put_lifecycle_policy(struct ecr_call *c);
+int ecr_get_lifecycle_policy(struct ecr_call *c);
+int ecr_delete_lifecycle_policy(struct ecr_call *c);
+int ecr_start_lifecycle_policy_preview(struct ecr_call *c);
+int ecr_get_lifecycle_policy_preview(struct ecr_call *c);
 
 int ecr_get_authorization_token(struct ecr_call *c);
 int ecr_describe_registry(struct ecr_call *c);

@@ -11,32 +11,6 @@
 #include "core/name.h"
 #include "ecr/ecr.h"
 
-#define IDS_MAX 100
-
-/* filter.tagStatus -> 1 tagged, 0 untagged, -1 any */
-static int in_tag_status(struct ecr_call *c, int *out)
-{
-    *out = -1;
-    json_t *f = json_object_get(c->in, "filter");
-    if (!f || json_is_null(f))
-        return 0;
-    json_t *t = json_object_get(f, "tagStatus");
-    if (!t || json_is_null(t))
-        return 0;
-    const char *s = json_string_value(t);
-    if (s && !strcmp(s, "TAGGED"))
-        *out = 1;
-    else if (s && !strcmp(s, "UNTAGGED"))
-        *out = 0;
-    else if (s && !strcmp(s, "ANY"))
-        *out = -1;
-    else
-        return ecr_fail(c, "InvalidParameterException",
-                        "Invalid parameter at 'filter.tagStatus' failed to satisfy constraint: "
-                        "'Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]'");
-    return 0;
-}
-
 static int page_fail(struct ecr_call *c, int rc)
 {
     if (rc == BERTH_ENOTFOUND || rc == BERTH_EINVALID)
@@ -52,7 +26,7 @@ int ecr_list_images(struct ecr_call *c)
     const char *repo, *after;
     int max, tagged;
     if (ecr_in_repo_name(c, &repo) < 0 || ecr_in_page(c, &max, &after) < 0 ||
-        in_tag_status(c, &tagged) < 0)
+        ecr_in_tag_status(c, &tagged) < 0)
         return -1;
     struct berth_meta_image_list page = {0};
     int rc =
@@ -152,39 +126,13 @@ static json_t *failure(json_t *id, const char *code, const char *reason)
     return json_pack("{s:O,s:s,s:s}", "imageId", id, "failureCode", code, "failureReason", reason);
 }
 
-/* imageIds: a list of 1..100 ImageIdentifiers, or NULL when absent and optional. */
-static int in_image_ids(struct ecr_call *c, int required, json_t **out)
-{
-    json_t *ids = json_object_get(c->in, "imageIds");
-    *out = NULL;
-    if (!ids || json_is_null(ids)) {
-        if (required)
-            return ecr_fail(c, "InvalidParameterException",
-                            "Missing required parameter in input: \"imageIds\"");
-        return 0;
-    }
-    if (!json_is_array(ids) || json_array_size(ids) < 1 || json_array_size(ids) > IDS_MAX)
-        return ecr_fail(c, "InvalidParameterException",
-                        "imageIds must list 1 to %d image identifiers", IDS_MAX);
-    size_t i;
-    json_t *id;
-    json_array_foreach(ids, i, id)
-    {
-        if (!json_is_object(id))
-            return ecr_fail(c, "InvalidParameterException",
-                            "imageIds[%zu] must be an object with imageDigest and/or imageTag", i);
-    }
-    *out = ids;
-    return 0;
-}
-
 int ecr_describe_images(struct ecr_call *c)
 {
     const char *repo;
     json_t *ids;
     int tagged;
-    if (ecr_in_repo_name(c, &repo) < 0 || in_image_ids(c, 0, &ids) < 0 ||
-        in_tag_status(c, &tagged) < 0)
+    if (ecr_in_repo_name(c, &repo) < 0 || ecr_in_image_ids(c, 0, &ids) < 0 ||
+        ecr_in_tag_status(c, &tagged) < 0)
         return -1;
     json_t *details = json_array();
     json_object_set_new(c->out, "imageDetails", details);
@@ -256,7 +204,7 @@ static int media_type_accepted(json_t *accepted, const char *mt)
 static int batch_args(struct ecr_call *c, const char **repo, json_t **ids)
 {
     int64_t rid;
-    if (ecr_in_repo_name(c, repo) < 0 || in_image_ids(c, 1, ids) < 0)
+    if (ecr_in_repo_name(c, repo) < 0 || ecr_in_image_ids(c, 1, ids) < 0)
         return -1;
     if (berth_registry_repo(c->ctx->registry, c->account, *repo, 0, &rid) < 0)
         return page_fail(c, BERTH_ENOTFOUND);

@@ -107,3 +107,19 @@ void berth_meta_image_list_dispose(struct berth_meta_image_list *l)
     l->items = NULL;
     l->n = 0;
 }
+
+void berth_meta_repo_ref_list_dispose(struct berth_meta_repo_ref_list *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void berth_meta_lc_preview_dispose(struct berth_meta_lc_preview *p)
+{
+    if (!p)
+        return;
+    free(p->policy);
+    free(p->results);
+    memset(p, 0, sizeof(*p));
+}

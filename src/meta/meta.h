@@ -72,6 +72,35 @@ struct berth_meta_dangling {
     int kind; /* 0 blob, 1 manifest */
 };
 
+/* A repository that has a lifecycle policy. */
+struct berth_meta_repo_ref {
+    int64_t id;
+    char account[BERTH_ACCOUNT_BUF];
+    char name[256];
+};
+struct berth_meta_repo_ref_list {
+    struct berth_meta_repo_ref *items;
+    size_t n;
+};
+void berth_meta_repo_ref_list_dispose(struct berth_meta_repo_ref_list *l);
+
+/* A lifecycle policy preview (one per repository). */
+struct berth_meta_lc_preview {
+    char status[16]; /* IN_PROGRESS, COMPLETE, FAILED */
+    char *policy;
+    char *results; /* JSON array, NULL while in progress */
+    int64_t started_at;
+};
+void berth_meta_lc_preview_dispose(struct berth_meta_lc_preview *p);
+
+/* An entry of the event log: what happened, who did it, why (JSON). */
+struct berth_meta_event {
+    int64_t at;
+    const char *kind;   /* IMAGE_EXPIRED */
+    const char *actor;  /* lifecycle-policy */
+    const char *detail; /* JSON object or NULL */
+};
+
 typedef int (*berth_meta_blob_cb)(void *ctx, const char *digest, int64_t size);
 typedef int (*berth_meta_dangling_cb)(void *ctx, const struct berth_meta_dangling *d);
 typedef int (*berth_meta_upload_cb)(void *ctx, const char *id);
@@ -241,6 +270,34 @@ struct berth_meta_ops {
     int (*manifest_iterate)(void *impl, berth_meta_manifest_cb cb, void *ctx);
 
     /* ---- lifecycle policies, previews and the event log ---- */
+    /* text NULL removes the policy. get: BERTH_ENOTFOUND (what POLICY) when there is none;
+     * *out_evaluated_at is 0 until a run evaluated it. */
+    int (*lifecycle_policy_set)(void *impl, int64_t repo_id, const char *text);
+    int (*lifecycle_policy_get)(void *impl, int64_t repo_id, char **out_text,
+                                int64_t *out_evaluated_at);
+    int (*lifecycle_evaluated)(void *impl, int64_t repo_id, int64_t when);
+    /* Repositories with a policy, of one account ("" or NULL: every account). */
+    int (*lifecycle_repos)(void *impl, const char *account, struct berth_meta_repo_ref_list *out);
+    /* The images a policy judges, with their tags: every manifest except those an index of the
+     * repository lists and those whose subject is in the repository (they live and die with
+     * that index or subject). */
+    int (*lifecycle_images)(void *impl, int64_t repo_id, struct berth_meta_image_list *out);
+    /* Deletes an expired image in one transaction, after re-checking that it still has exactly
+     * the tags it was judged with (sorted as image_tags sorts them) and that no index lists it
+     * now: BERTH_ECONFLICT otherwise, BERTH_ENOTFOUND when it is gone. With it go its referrers
+     * (recursively) and the child manifests of an index that are untagged and listed by no
+     * other manifest. Records one event per deleted manifest; out_deleted lists them, the
+     * image first. */
+    int (*image_expire)(void *impl, int64_t repo_id, const char *digest,
+                        const struct berth_strlist *expect_tags, const struct berth_meta_event *ev,
+                        struct berth_strlist *out_deleted);
+    /* Previews. start: BERTH_ECONFLICT while one is in progress for the repository. */
+    int (*lc_preview_start)(void *impl, int64_t repo_id, const char *policy, int64_t now);
+    int (*lc_preview_get)(void *impl, int64_t repo_id, struct berth_meta_lc_preview *out);
+    int (*lc_preview_finish)(void *impl, int64_t repo_id, const char *status, const char *results,
+                             int64_t now);
+    /* Repositories whose preview is in progress. */
+    int (*lc_preview_pending)(void *impl, struct berth_meta_repo_ref_list *out);
 
     /* ---- garbage collection ---- */
 

@@ -30,7 +30,7 @@ struct setting {
     (BERTH_CMD_SERVE | BERTH_CMD_FSCK | BERTH_CMD_ADMIN | BERTH_CMD_GC | BERTH_CMD_LIFECYCLE)
 #define GC_CMDS (BERTH_CMD_SERVE | BERTH_CMD_GC)
 #define LC_CMDS (BERTH_CMD_SERVE | BERTH_CMD_LIFECYCLE)
-#define SERVE_ADMIN (BERTH_CMD_SERVE | BERTH_CMD_ADMIN | BERTH_CMD_LIFECYCLE)
+#define SERVE_ADMIN (BERTH_CMD_SERVE | BERTH_CMD_ADMIN)
 #define SERVE BERTH_CMD_SERVE
 #define XSTR(x) #x
 #define NUM(x) XSTR(x)
@@ -53,7 +53,8 @@ static const struct setting settings[] = {
     {"auth", "BERTH_AUTH", BOOL(auth), 0, 1, "true", SERVE,
      "Require credentials: SigV4 on the ECR API, registry tokens on /v2/. Turning it off "
      "makes every caller the default account's admin"},
-    {"account-id", "BERTH_ACCOUNT_ID", STR(account_id), 0, 0, "000000000000", SERVE_ADMIN,
+    {"account-id", "BERTH_ACCOUNT_ID", STR(account_id), 0, 0, "000000000000",
+     SERVE_ADMIN | BERTH_CMD_LIFECYCLE,
      "The default account (12 digits): its registry is served at the plain host name"},
     {"region", "BERTH_REGION", STR(region), 0, 0, "us-east-1", SERVE_ADMIN,
      "The region clients sign requests for and ARNs name"},
@@ -100,7 +101,8 @@ static const struct setting settings[] = {
     {"dry-run", NULL, BOOL(dry_run), 0, 1, "false", BERTH_CMD_GC | BERTH_CMD_LIFECYCLE,
      "Report what would be removed without removing anything"},
     {"repository", NULL, STR(repository), 0, 0, "", BERTH_CMD_LIFECYCLE,
-     "Run only this repository's policy (default: every repository with a policy)"},
+     "Run only this repository's policy, in --account-id's registry (default: every "
+     "repository with a policy, in every account)"},
     {"test-clock-file", "BERTH_TEST_CLOCK_FILE", STR(test_clock_file), 0, 0, "", LC_CMDS,
      "For tests: read the registry's clock (push and pull times, lifecycle age) as epoch "
      "seconds from this file; real time when it is missing or empty"},

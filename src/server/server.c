@@ -87,6 +87,7 @@ int berth_server_open(struct berth_server *s, const struct berth_config *cfg)
     s->ecr.registry = &s->registry;
     s->ecr.auth = &s->auth;
     s->ecr.public_url = s->cfg.public_url;
+    s->ecr.lifecycle = &s->lifecycle;
     return 0;
 }
 
@@ -145,6 +146,9 @@ int berth_server_run(struct berth_server *s)
     int rc = berth_http_start(&s->http, &ho);
     if (rc < 0)
         return rc;
+    if ((rc = berth_lifecycle_worker_start(&s->lifecycle, &s->registry,
+                                           s->cfg.lifecycle_interval)) < 0)
+        return rc;
     char addr[300];
     snprintf(addr, sizeof(addr), "%s", s->cfg.listen);
     char *colon = strrchr(addr, ':');
@@ -176,6 +180,7 @@ int berth_server_run(struct berth_server *s)
     if (left > 0)
         berth_log(BERTH_LOG_WARN, NULL, "drain timeout: abandoning %d requests", left);
     berth_http_stop(&s->http);
+    berth_lifecycle_worker_stop(&s->lifecycle);
     berth_log(BERTH_LOG_INFO, NULL, "stopped");
     return 0;
 }
@@ -183,6 +188,7 @@ int berth_server_run(struct berth_server *s)
 void berth_server_close(struct berth_server *s)
 {
     berth_http_stop(&s->http);
+    berth_lifecycle_worker_stop(&s->lifecycle);
     if (s->auth_ready)
         berth_auth_dispose(&s->auth);
     s->auth_ready = 0;

@@ -10,6 +10,7 @@
 #include "blob/blob.h"
 #include "ecr/ecr.h"
 #include "http/http.h"
+#include "lifecycle/lifecycle.h"
 #include "meta/meta.h"
 #include "oci/oci.h"
 #include "registry/registry.h"
@@ -21,6 +22,7 @@ struct berth_server {
     struct berth_meta *meta;
     struct berth_blob_store *blobs;
     struct berth_registry registry;
+    struct berth_lifecycle_worker lifecycle; /* serve: previews and periodic expiry */
     struct berth_auth auth;
     int auth_ready;
     struct berth_oci_ctx oci;

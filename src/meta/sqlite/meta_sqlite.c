@@ -143,6 +143,42 @@ const char *const msq_stmt_sql[ST_COUNT] = {
     [ST_IMAGE_TAGS] = "SELECT name FROM tags WHERE repo_id = ?1 AND digest = ?2 "
                       "ORDER BY lower(name), name",
     /* lifecycle (lifecycle.c) */
+    [ST_LC_POLICY_SET] = "UPDATE repositories SET lifecycle_policy = ?2 WHERE id = ?1",
+    [ST_LC_POLICY_GET] = "SELECT lifecycle_policy, coalesce(lifecycle_evaluated_at, 0) "
+                         "FROM repositories WHERE id = ?1",
+    [ST_LC_EVALUATED] = "UPDATE repositories SET lifecycle_evaluated_at = ?2 WHERE id = ?1",
+    [ST_LC_REPOS] = "SELECT id, account_id, name FROM repositories WHERE lifecycle_policy IS NOT "
+                    "NULL AND (?1 = '' OR account_id = ?1) ORDER BY account_id, name",
+    [ST_LC_IMAGES] =
+        "SELECT m.digest, m.media_type, m.artifact_type, m.config_media_type, m.subject_digest, "
+        "m.total_size, m.pushed_at, m.last_pulled_at FROM manifests m WHERE m.repo_id = ?1 "
+        "AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repo_id = m.repo_id "
+        "                AND r.child_digest = m.digest AND r.kind = 1) "
+        "AND NOT (m.subject_digest IS NOT NULL AND EXISTS (SELECT 1 FROM manifests s "
+        "         WHERE s.repo_id = m.repo_id AND s.digest = m.subject_digest)) "
+        "ORDER BY m.digest",
+    [ST_LC_REFERRERS_OF] = "SELECT digest FROM manifests WHERE repo_id = ?1 AND "
+                           "subject_digest = ?2 ORDER BY digest",
+    [ST_LC_CHILDREN_OF] = "SELECT child_digest FROM manifest_refs WHERE repo_id = ?1 AND "
+                          "parent_digest = ?2 AND kind = 1 ORDER BY child_digest",
+    [ST_LC_PARENTS_OF] = "SELECT parent_digest FROM manifest_refs WHERE repo_id = ?1 AND "
+                         "child_digest = ?2 AND kind = 1 ORDER BY parent_digest",
+    [ST_LC_TAGGED] = "SELECT count(*) FROM tags WHERE repo_id = ?1 AND digest = ?2",
+    [ST_EVENT_INSERT] = "INSERT INTO events(at, account_id, repository, kind, digest, actor, "
+                        "detail) SELECT ?2, account_id, name, ?3, ?4, ?5, ?6 FROM repositories "
+                        "WHERE id = ?1",
+    [ST_PREVIEW_START] = "INSERT INTO lifecycle_previews(repo_id, policy, status, started_at) "
+                         "VALUES (?1, ?2, 'IN_PROGRESS', ?3) ON CONFLICT(repo_id) DO UPDATE SET "
+                         "policy = excluded.policy, status = 'IN_PROGRESS', results = NULL, "
+                         "started_at = excluded.started_at, finished_at = NULL "
+                         "WHERE lifecycle_previews.status <> 'IN_PROGRESS'",
+    [ST_PREVIEW_GET] = "SELECT status, policy, results, started_at FROM lifecycle_previews "
+                       "WHERE repo_id = ?1",
+    [ST_PREVIEW_FINISH] = "UPDATE lifecycle_previews SET status = ?2, results = ?3, "
+                          "finished_at = ?4 WHERE repo_id = ?1 AND status = 'IN_PROGRESS'",
+    [ST_PREVIEW_PENDING] = "SELECT p.repo_id, r.account_id, r.name FROM lifecycle_previews p "
+                           "JOIN repositories r ON r.id = p.repo_id "
+                           "WHERE p.status = 'IN_PROGRESS' ORDER BY p.started_at",
     /* garbage collection (gc.c) */
     /* storage accounting (usage.c) */
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -1159,6 +1195,16 @@ static const struct berth_meta_ops sqlite_ops = {
     .upload_iterate = upload_iterate,
     .manifest_iterate = manifest_iterate,
     /* lifecycle */
+    .lifecycle_policy_set = msq_lifecycle_policy_set,
+    .lifecycle_policy_get = msq_lifecycle_policy_get,
+    .lifecycle_evaluated = msq_lifecycle_evaluated,
+    .lifecycle_repos = msq_lifecycle_repos,
+    .lifecycle_images = msq_lifecycle_images,
+    .image_expire = msq_image_expire,
+    .lc_preview_start = msq_lc_preview_start,
+    .lc_preview_get = msq_lc_preview_get,
+    .lc_preview_finish = msq_lc_preview_finish,
+    .lc_preview_pending = msq_lc_preview_pending,
     /* garbage collection */
     /* storage accounting */
 };

@@ -200,9 +200,8 @@ int msq_image_tags(void *impl, int64_t repo_id, const char *digest, struct berth
     return msq_list_strings(c, st, out);
 }
 
-/* Reads the rows of a prepared image statement, then each image's tags. */
-static int read_images(void *impl, struct conn *c, sqlite3_stmt *st, int64_t repo_id,
-                       struct berth_meta_image_list *out)
+int msq_read_images(void *impl, struct conn *c, sqlite3_stmt *st, int64_t repo_id,
+                    struct berth_meta_image_list *out)
 {
     int rc = 0, r = SQLITE_DONE;
     while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -244,7 +243,7 @@ int msq_image_list(void *impl, int64_t repo_id, const char *after, int limit, in
     msq_bind_text(st, 2, after ? after : "");
     sqlite3_bind_int(st, 3, tagged);
     sqlite3_bind_int(st, 4, limit);
-    return read_images(impl, c, st, repo_id, out);
+    return msq_read_images(impl, c, st, repo_id, out);
 }
 
 int msq_image_get(void *impl, int64_t repo_id, const char *digest,
@@ -257,5 +256,5 @@ int msq_image_get(void *impl, int64_t repo_id, const char *digest,
         return rc;
     sqlite3_bind_int64(st, 1, repo_id);
     msq_bind_text(st, 2, digest);
-    return read_images(impl, c, st, repo_id, out);
+    return msq_read_images(impl, c, st, repo_id, out);
 }

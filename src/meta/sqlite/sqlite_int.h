@@ -74,6 +74,20 @@ enum stmt_id {
     ST_IMAGE_GET,
     ST_IMAGE_TAGS,
     /* lifecycle policies, previews and the event log (lifecycle.c) */
+    ST_LC_POLICY_SET,
+    ST_LC_POLICY_GET,
+    ST_LC_EVALUATED,
+    ST_LC_REPOS,
+    ST_LC_IMAGES,
+    ST_LC_REFERRERS_OF,
+    ST_LC_CHILDREN_OF,
+    ST_LC_PARENTS_OF,
+    ST_LC_TAGGED,
+    ST_EVENT_INSERT,
+    ST_PREVIEW_START,
+    ST_PREVIEW_GET,
+    ST_PREVIEW_FINISH,
+    ST_PREVIEW_PENDING,
     /* garbage collection (gc.c) */
     /* storage accounting (usage.c) */
     ST_BEGIN,
@@ -136,6 +150,9 @@ int msq_image_list(void *impl, int64_t repo_id, const char *after, int limit, in
 int msq_image_get(void *impl, int64_t repo_id, const char *digest,
                   struct berth_meta_image_list *out);
 int msq_image_tags(void *impl, int64_t repo_id, const char *digest, struct berth_strlist *out);
+/* Reads the rows of a prepared statement selecting IMAGE_COLS, then each image's tags. */
+int msq_read_images(void *impl, struct conn *c, sqlite3_stmt *st, int64_t repo_id,
+                    struct berth_meta_image_list *out);
 
 /* identity.c */
 int msq_account_ensure(void *impl, const char *account);
@@ -156,6 +173,20 @@ int msq_policy_attach(void *impl, int64_t user_id, const char *account, const ch
 int msq_user_policies(void *impl, int64_t user_id, struct berth_strlist *out);
 
 /* lifecycle.c */
+int msq_lifecycle_policy_set(void *impl, int64_t repo_id, const char *text);
+int msq_lifecycle_policy_get(void *impl, int64_t repo_id, char **out_text,
+                             int64_t *out_evaluated_at);
+int msq_lifecycle_evaluated(void *impl, int64_t repo_id, int64_t when);
+int msq_lifecycle_repos(void *impl, const char *account, struct berth_meta_repo_ref_list *out);
+int msq_lifecycle_images(void *impl, int64_t repo_id, struct berth_meta_image_list *out);
+int msq_image_expire(void *impl, int64_t repo_id, const char *digest,
+                     const struct berth_strlist *expect_tags, const struct berth_meta_event *ev,
+                     struct berth_strlist *out_deleted);
+int msq_lc_preview_start(void *impl, int64_t repo_id, const char *policy, int64_t now);
+int msq_lc_preview_get(void *impl, int64_t repo_id, struct berth_meta_lc_preview *out);
+int msq_lc_preview_finish(void *impl, int64_t repo_id, const char *status, const char *results,
+                          int64_t now);
+int msq_lc_preview_pending(void *impl, struct berth_meta_repo_ref_list *out);
 
 /* gc.c */
 
