@@ -530,6 +530,97 @@ static void manifest_delete_refused_while_listed(void **state)
     assert_int_equal(f->ops->tag_get(f->impl, r, "a", tagged), BERTH_ENOTFOUND);
 }
 
+/* image_expire re-checks inside its transaction what the evaluation saw: a tag added or an
+ * index listing the image since then saves it; the cascade takes referrers and orphaned
+ * untagged children, never a tagged child or one another index lists. */
+static void image_expire_rechecks_and_cascades(void **state)
+{
+    struct fixture *f = *state;
+    int64_t r = repo(f, "lc");
+    char a[BERTH_DIGEST_BUF], b[BERTH_DIGEST_BUF], c[BERTH_DIGEST_BUF], idx[BERTH_DIGEST_BUF],
+        idx2[BERTH_DIGEST_BUF], sig[BERTH_DIGEST_BUF], img[BERTH_DIGEST_BUF];
+    digest_n(a, 40);
+    digest_n(b, 41);
+    digest_n(c, 42);
+    digest_n(idx, 43);
+    digest_n(idx2, 44);
+    digest_n(sig, 45);
+    digest_n(img, 46);
+    assert_int_equal(put(f, r, a, NULL, NULL, 0, NULL), 0);
+    assert_int_equal(put(f, r, b, NULL, NULL, 0, NULL), 0);
+    assert_int_equal(put(f, r, c, NULL, NULL, 0, "c"), 0);
+    struct berth_manifest_ref kids[] = {manifest_ref(a, put_size(a)), manifest_ref(b, put_size(b)),
+                                        manifest_ref(c, put_size(c))};
+    struct mf ix = {BERTH_MT_OCI_INDEX, NULL, NULL, NULL};
+    assert_int_equal(put(f, r, idx, &ix, kids, 3, "old"), 0);
+    assert_int_equal(put(f, r, idx2, &ix, &kids[1], 1, "new"), 0);
+    struct mf sx = {NULL, "application/vnd.example.sig", NULL, idx};
+    assert_int_equal(put(f, r, sig, &sx, NULL, 0, NULL), 0);
+    assert_int_equal(put(f, r, img, NULL, NULL, 0, "v1"), 0);
+
+    /* lifecycle judges idx, idx2 and img only: children and referrers follow */
+    struct berth_meta_image_list judged;
+    assert_int_equal(f->ops->lifecycle_images(f->impl, r, &judged), 0);
+    assert_int_equal(judged.n, 3);
+    berth_meta_image_list_dispose(&judged);
+
+    struct berth_meta_event ev = {
+        .at = 1900000000, .kind = "IMAGE_EXPIRED", .actor = "test", .detail = "{}"};
+    struct berth_strlist tags = {0}, deleted;
+    /* judged untagged, tagged meanwhile: kept */
+    berth_strlist_push(&tags, "v0");
+    assert_int_equal(f->ops->image_expire(f->impl, r, img, &tags, &ev, &deleted), BERTH_ECONFLICT);
+    berth_strlist_dispose(&tags);
+    /* a child an index lists: kept */
+    assert_int_equal(f->ops->image_expire(f->impl, r, a, &tags, &ev, &deleted), BERTH_ECONFLICT);
+    /* gone: ENOTFOUND */
+    char none[BERTH_DIGEST_BUF];
+    digest_n(none, 47);
+    assert_int_equal(f->ops->image_expire(f->impl, r, none, &tags, &ev, &deleted), BERTH_ENOTFOUND);
+
+    berth_strlist_push(&tags, "old");
+    assert_int_equal(f->ops->image_expire(f->impl, r, idx, &tags, &ev, &deleted), 0);
+    berth_strlist_dispose(&tags);
+    const char *want[] = {idx, sig, a};
+    assert_list(&deleted, want, 3);
+    berth_strlist_dispose(&deleted);
+    struct berth_meta_manifest got;
+    assert_int_equal(f->ops->manifest_get(f->impl, r, b, 0, &got), 0); /* idx2 lists it */
+    berth_meta_manifest_dispose(&got);
+    assert_int_equal(f->ops->manifest_get(f->impl, r, c, 0, &got), 0); /* tagged */
+    berth_meta_manifest_dispose(&got);
+    assert_int_equal(f->ops->manifest_get(f->impl, r, a, 0, &got), BERTH_ENOTFOUND);
+}
+
+/* One preview per repository: a second start while one runs is refused; once finished it may
+ * start again. */
+static void lifecycle_preview_one_at_a_time(void **state)
+{
+    struct fixture *f = *state;
+    int64_t r = repo(f, "pv");
+    struct berth_meta_lc_preview pv;
+    assert_int_equal(f->ops->lc_preview_get(f->impl, r, &pv), BERTH_ENOTFOUND);
+    assert_int_equal(f->ops->lc_preview_start(f->impl, r, "{\"rules\":1}", 100), 0);
+    assert_int_equal(f->ops->lc_preview_start(f->impl, r, "{\"rules\":2}", 101), BERTH_ECONFLICT);
+    assert_int_equal(berth_err_what(), BERTH_WHAT_POLICY);
+    struct berth_meta_repo_ref_list pending;
+    assert_int_equal(f->ops->lc_preview_pending(f->impl, &pending), 0);
+    assert_int_equal(pending.n, 1);
+    assert_int_equal(pending.items[0].id, r);
+    berth_meta_repo_ref_list_dispose(&pending);
+    assert_int_equal(f->ops->lc_preview_get(f->impl, r, &pv), 0);
+    assert_string_equal(pv.status, "IN_PROGRESS");
+    assert_string_equal(pv.policy, "{\"rules\":1}");
+    assert_null(pv.results);
+    berth_meta_lc_preview_dispose(&pv);
+    assert_int_equal(f->ops->lc_preview_finish(f->impl, r, "COMPLETE", "[]", 102), 0);
+    assert_int_equal(f->ops->lc_preview_get(f->impl, r, &pv), 0);
+    assert_string_equal(pv.status, "COMPLETE");
+    assert_string_equal(pv.results, "[]");
+    berth_meta_lc_preview_dispose(&pv);
+    assert_int_equal(f->ops->lc_preview_start(f->impl, r, "{\"rules\":3}", 103), 0);
+}
+
 struct dangling_seen {
     struct berth_meta_dangling last;
     int n;
@@ -1122,6 +1213,8 @@ int main(void)
         T(manifest_iterate_all),
         T(tags_upsert_list_delete),
         T(referrers_filtered),
+        T(image_expire_rechecks_and_cascades),
+        T(lifecycle_preview_one_at_a_time),
         T(uploads_lifecycle),
         T(uploads_iterate),
         T(migrations_idempotent),
