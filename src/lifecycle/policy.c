@@ -319,7 +319,8 @@ int berth_lc_policy_parse(const char *text, struct berth_lc_policy *out)
         out->n++;
         if ((rc = parse_rule(j, i, &out->rules[i])) < 0)
             goto out;
-        qsort(out->rules[i].tags, out->rules[i].ntags, sizeof(char *), cmp_str);
+        if (out->rules[i].ntags > 1)
+            qsort(out->rules[i].tags, out->rules[i].ntags, sizeof(char *), cmp_str);
     }
     qsort(out->rules, out->n, sizeof(*out->rules), by_priority);
     rc = check_policy(out);
@@ -383,7 +384,8 @@ int berth_lc_evaluate(const struct berth_lc_policy *p, const struct berth_lc_ima
         free(sel);
         return berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
     }
-    memset(out_rule, 0, n * sizeof(*out_rule));
+    if (n)
+        memset(out_rule, 0, n * sizeof(*out_rule));
     for (size_t r = 0; r < p->n; r++) {
         const struct berth_lc_rule *rule = &p->rules[r];
         size_t m = 0;

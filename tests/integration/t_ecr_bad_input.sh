@@ -57,7 +57,10 @@ InvalidParameterException $P.PutImageScanningConfiguration {"repositoryName": "o
 InvalidParameterException $P.TagResource {"resourceArn": "arn:aws:ecr:us-east-1:000000000000:repository/ok/base"}
 InvalidParameterException $P.TagResource {"resourceArn": "arn:aws:s3:::bucket", "tags": [{"Key": "a", "Value": "b"}]}
 InvalidParameterException $P.SetRepositoryPolicy {"repositoryName": "ok/base", "policyText": "{"}
-UnsupportedOperationException $P.PutLifecyclePolicy {"repositoryName": "ok/base", "lifecyclePolicyText": "{\"rules\":[]}"}
+InvalidParameterException $P.PutLifecyclePolicy {"repositoryName": "ok/base", "lifecyclePolicyText": "{\"rules\":[]}"}
+InvalidParameterException $P.PutLifecyclePolicy {"repositoryName": "ok/base"}
+InvalidParameterException $P.GetLifecyclePolicyPreview {"repositoryName": "ok/base", "maxResults": 101}
+UnsupportedOperationException $P.PutRegistryScanningConfiguration {"scanType": "BASIC"}
 UnsupportedOperationException $P.StartImageScan {"repositoryName": "ok/base", "imageId": {"imageTag": "v1"}}
 UnsupportedOperationException $P.CreatePullThroughCacheRule {"ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": "registry-1.docker.io"}
 UnsupportedOperationException $P.PutReplicationConfiguration {"replicationConfiguration": {"rules": []}}
