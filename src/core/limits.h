@@ -70,4 +70,18 @@
 #define BERTH_LC_TAG_LEN_MAX 300
 #define BERTH_LC_COUNT_MAX 2147483647
 
+/* Storage accounting: pulls and bytes served are counted in memory and written this often (and
+ * at shutdown), so the hot read paths never wait for a database write. A crash loses at most
+ * this many seconds of counts. */
+#define BERTH_USAGE_FLUSH_INTERVAL 10
+
+/* Distinct (repository, day) counters held between two flushes. Only that many repositories
+ * pulled from within one interval would reach it; beyond it counts are dropped (and logged)
+ * rather than growing memory with the request rate. 32 bytes each: 2 MiB at most. */
+#define BERTH_USAGE_PENDING_MAX 65536
+
+/* `berth admin usage` reports pulls and bytes served over the last this many days (the day of
+ * the registry clock and the ones before it). */
+#define BERTH_USAGE_WINDOW_DAYS 30
+
 #endif

@@ -80,8 +80,12 @@ static json_t *image_detail(struct ecr_call *c, const char *repo, const struct b
     return o;
 }
 
-/* Resolves an ImageIdentifier to a digest. 0, or a failure code/reason for the id. */
-static int resolve_id(struct ecr_call *c, const char *repo, json_t *id,
+static int media_type_accepted(json_t *accepted, const char *mt);
+
+/* Resolves an ImageIdentifier to a digest. 0, or a failure code/reason for the id. With
+ * accepted (BatchGetImage's acceptedMediaTypes), an image stored in another media type fails
+ * too: Berth never converts between formats. */
+static int resolve_id(struct ecr_call *c, const char *repo, json_t *id, json_t *accepted,
                       char digest[BERTH_DIGEST_BUF], const char **code, char *reason, size_t rlen)
 {
     json_t *dj = json_object_get(id, "imageDigest"), *tj = json_object_get(id, "imageTag");
@@ -112,10 +116,16 @@ static int resolve_id(struct ecr_call *c, const char *repo, json_t *id,
         return -1;
     }
     snprintf(digest, BERTH_DIGEST_BUF, "%s", m.digest);
+    int refused = accepted && !media_type_accepted(accepted, m.media_type);
     berth_meta_manifest_dispose(&m);
     if (d && t && strcmp(d, digest) != 0) {
         *code = "ImageTagDoesNotMatchDigest";
         snprintf(reason, rlen, "Invalid request parameters: given tag and digest do not match");
+        return -1;
+    }
+    if (refused) {
+        *code = "ImageNotFound";
+        snprintf(reason, rlen, "Requested image is not stored in an accepted media type");
         return -1;
     }
     return 0;
@@ -145,7 +155,7 @@ int ecr_describe_images(struct ecr_call *c)
             char digest[BERTH_DIGEST_BUF], reason[200];
             const char *code;
             struct berth_meta_image_list one = {0};
-            if (resolve_id(c, repo, id, digest, &code, reason, sizeof(reason)) < 0) {
+            if (resolve_id(c, repo, id, NULL, digest, &code, reason, sizeof(reason)) < 0) {
                 int64_t rid;
                 if (berth_registry_repo(c->ctx->registry, c->account, repo, 0, &rid) < 0)
                     return page_fail(c, BERTH_ENOTFOUND);
@@ -227,7 +237,8 @@ int ecr_batch_get_image(struct ecr_call *c)
     {
         char digest[BERTH_DIGEST_BUF], reason[200];
         const char *code;
-        if (resolve_id(c, repo, id, digest, &code, reason, sizeof(reason)) < 0) {
+        /* The media type is checked first, so a refused image is not counted as pulled. */
+        if (resolve_id(c, repo, id, accepted, digest, &code, reason, sizeof(reason)) < 0) {
             json_array_append_new(failures, failure(id, code, reason));
             continue;
         }
@@ -236,15 +247,6 @@ int ecr_batch_get_image(struct ecr_call *c)
         if (berth_registry_manifest_pull(c->ctx->registry, c->account, repo, digest, 1, &m) < 0) {
             json_array_append_new(failures,
                                   failure(id, "ImageNotFound", "Requested image not found"));
-            continue;
-        }
-        /* Berth stores manifests as pushed and never converts between formats. */
-        if (!media_type_accepted(accepted, m.media_type)) {
-            json_array_append_new(failures,
-                                  failure(id, "ImageNotFound",
-                                          "Requested image is not stored in an accepted media "
-                                          "type"));
-            berth_meta_manifest_dispose(&m);
             continue;
         }
         json_t *image_id = json_pack("{s:s}", "imageDigest", m.digest);
@@ -275,7 +277,7 @@ int ecr_batch_delete_image(struct ecr_call *c)
     {
         char digest[BERTH_DIGEST_BUF], reason[200];
         const char *code;
-        if (resolve_id(c, repo, id, digest, &code, reason, sizeof(reason)) < 0) {
+        if (resolve_id(c, repo, id, NULL, digest, &code, reason, sizeof(reason)) < 0) {
             json_array_append_new(failures, failure(id, code, reason));
             continue;
         }

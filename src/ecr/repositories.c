@@ -239,6 +239,27 @@ out:
     return rc;
 }
 
+/* A repository as DescribeRepositories shows it: with the Berth extension member
+ * repositorySizeInBytes, its stored bytes (distinct blobs once, plus manifests; what ECR bills
+ * storage for). botocore ignores members its model does not list, so SDKs and the CLI are
+ * unaffected. NULL after failing. */
+static json_t *described(struct ecr_call *c, const struct berth_meta_repo *r)
+{
+    int64_t bytes;
+    int rc = berth_registry_repo_stored_bytes(c->ctx->registry, r->id, &bytes);
+    if (rc < 0) {
+        ecr_fail_rc(c, rc);
+        return NULL;
+    }
+    json_t *o = ecr_repository_json(c, r);
+    if (!o) {
+        ecr_fail(c, "ServerException", "out of memory");
+        return NULL;
+    }
+    json_object_set_new(o, "repositorySizeInBytes", json_integer(bytes));
+    return o;
+}
+
 int ecr_describe_repositories(struct ecr_call *c)
 {
     json_t *names = json_object_get(c->in, "repositoryNames");
@@ -271,8 +292,11 @@ int ecr_describe_repositories(struct ecr_call *c)
                                 name, c->account);
             if (rc < 0)
                 return ecr_fail_rc(c, rc);
-            json_array_append_new(list, ecr_repository_json(c, &rec));
+            json_t *o = described(c, &rec);
             berth_meta_repo_dispose(&rec);
+            if (!o)
+                return -1;
+            json_array_append_new(list, o);
         }
         return 0;
     }
@@ -285,8 +309,14 @@ int ecr_describe_repositories(struct ecr_call *c)
     if (rc < 0)
         return ecr_fail_rc(c, rc);
     size_t shown = page.n > (size_t)max ? (size_t)max : page.n;
-    for (size_t i = 0; i < shown; i++)
-        json_array_append_new(list, ecr_repository_json(c, &page.items[i]));
+    for (size_t i = 0; i < shown; i++) {
+        json_t *o = described(c, &page.items[i]);
+        if (!o) {
+            berth_meta_repo_list_dispose(&page);
+            return -1;
+        }
+        json_array_append_new(list, o);
+    }
     if (page.n > (size_t)max)
         json_object_set_new(c->out, "nextToken", json_string(page.items[max - 1].name));
     berth_meta_repo_list_dispose(&page);

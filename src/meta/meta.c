@@ -93,6 +93,13 @@ void berth_meta_repo_list_dispose(struct berth_meta_repo_list *l)
     l->n = 0;
 }
 
+void berth_meta_repo_usage_list_dispose(struct berth_meta_repo_usage_list *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
 void berth_meta_image_list_dispose(struct berth_meta_image_list *l)
 {
     for (size_t i = 0; i < l->n; i++) {

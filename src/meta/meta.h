@@ -148,6 +148,37 @@ struct berth_meta_repo_list {
 };
 void berth_meta_repo_list_dispose(struct berth_meta_repo_list *l);
 
+/* Storage accounting: pulls and bytes served by one repository on one day (days since the
+ * epoch, UTC, on the registry's clock), as counted in memory and then added to the store. */
+struct berth_meta_usage_delta {
+    int64_t repo_id;
+    int64_t day;
+    int64_t pulls;
+    int64_t bytes_served;
+};
+
+/* One repository's storage and traffic (`berth admin usage`). */
+struct berth_meta_repo_usage {
+    char name[256];       /* names are at most BERTH_NAME_MAX */
+    int64_t stored_bytes; /* its distinct linked blobs once each, plus its manifests */
+    int64_t images;       /* manifests, tagged or not (what DescribeImages lists) */
+    int64_t untagged;
+    int64_t pulls;        /* over the day range asked for */
+    int64_t bytes_served; /* idem */
+};
+struct berth_meta_repo_usage_list {
+    struct berth_meta_repo_usage *items;
+    size_t n;
+};
+void berth_meta_repo_usage_list_dispose(struct berth_meta_repo_usage_list *l);
+
+/* The registry as a whole: what is on disk against what the repositories are billed for. */
+struct berth_meta_registry_usage {
+    int64_t blob_bytes;        /* every blob once (the blob store is deduplicated globally) */
+    int64_t manifest_bytes;    /* every stored manifest (kept per repository) */
+    int64_t linked_blob_bytes; /* blobs once per repository linking them */
+};
+
 /* An image (a manifest in a repository) with its tags, for the ECR image operations. */
 struct berth_meta_image {
     char digest[BERTH_DIGEST_BUF];
@@ -302,6 +333,16 @@ struct berth_meta_ops {
     /* ---- garbage collection ---- */
 
     /* ---- storage accounting ---- */
+    /* Adds the counts to the per-day totals in one transaction. Counts of a repository that
+     * was deleted meanwhile are dropped (its history went with it). */
+    int (*usage_add)(void *impl, const struct berth_meta_usage_delta *d, size_t n);
+    /* Stored bytes of one repository (DescribeRepositories' repositorySizeInBytes). */
+    int (*repo_stored_bytes)(void *impl, int64_t repo_id, int64_t *out);
+    /* Every repository of the account in name order, with pulls and bytes served summed over
+     * days from_day..to_day (inclusive). */
+    int (*usage_repos)(void *impl, const char *account, int64_t from_day, int64_t to_day,
+                       struct berth_meta_repo_usage_list *out);
+    int (*usage_registry)(void *impl, struct berth_meta_registry_usage *out);
 };
 
 struct berth_meta {

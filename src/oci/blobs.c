@@ -25,8 +25,9 @@ static void blob_get_finish(struct berth_req *req)
         return;
     }
     int fd;
-    if ((rc = berth_registry_blob_open(r, OCI_ACCOUNT(req), OCI_NAME(req), digest, &fd, &size)) <
-        0) {
+    int64_t repo_id;
+    if ((rc = berth_registry_blob_open(r, OCI_ACCOUNT(req), OCI_NAME(req), digest, &fd, &size,
+                                       &repo_id)) < 0) {
         oci_error(req, rc);
         return;
     }
@@ -45,15 +46,19 @@ static void blob_get_finish(struct berth_req *req)
         berth_req_respond(req, 416, NULL, NULL, 0);
         return;
     }
+    /* Bytes served are counted when the response is queued (a download the client abandons
+     * counts in full); a HEAD or a 416 serves nothing. */
     if (rc == 0) {
         char cr[96];
         snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)start,
                  (unsigned long long)end, (unsigned long long)size);
         berth_req_add_header(req, "Content-Range", cr);
         berth_req_respond_fd(req, 206, "application/octet-stream", fd, start, end - start + 1);
+        berth_registry_usage_note(r, repo_id, 0, (int64_t)(end - start + 1));
         return;
     }
     berth_req_respond_fd(req, 200, "application/octet-stream", fd, 0, size);
+    berth_registry_usage_note(r, repo_id, 0, (int64_t)size);
 }
 const struct berth_handler oci_blob_get = {.finish = blob_get_finish};
 

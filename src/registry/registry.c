@@ -31,6 +31,7 @@ int berth_registry_init(struct berth_registry *r, struct berth_meta *meta,
         snprintf(r->clock_file, sizeof(r->clock_file), "%s", opt->clock_file);
     r->opt.clock_file = NULL; /* the copy above is the one that lives */
     pthread_mutex_init(&r->mu, NULL);
+    pthread_mutex_init(&r->usage_mu, NULL);
     return 0;
 }
 
@@ -56,6 +57,8 @@ void berth_registry_dispose(struct berth_registry *r)
         free(a);
     }
     pthread_mutex_destroy(&r->mu);
+    berth_usage_table_dispose(&r->usage);
+    pthread_mutex_destroy(&r->usage_mu);
 }
 
 #define META(r) ((r)->meta->ops)
@@ -193,8 +196,8 @@ static int digest_arg(const char *digest)
 
 /* ---- blobs ---- */
 
-int berth_registry_blob_stat(struct berth_registry *r, const char *account, const char *repo,
-                             const char *digest, uint64_t *out_size)
+static int blob_stat(struct berth_registry *r, const char *account, const char *repo,
+                     const char *digest, uint64_t *out_size, int64_t *out_repo_id)
 {
     int64_t id, size;
     int rc;
@@ -203,14 +206,23 @@ int berth_registry_blob_stat(struct berth_registry *r, const char *account, cons
     if ((rc = META(r)->blob_linked(MI(r), id, digest, &size)) < 0)
         return rc;
     *out_size = (uint64_t)size;
+    if (out_repo_id)
+        *out_repo_id = id;
     return 0;
 }
 
+int berth_registry_blob_stat(struct berth_registry *r, const char *account, const char *repo,
+                             const char *digest, uint64_t *out_size)
+{
+    return blob_stat(r, account, repo, digest, out_size, NULL);
+}
+
 int berth_registry_blob_open(struct berth_registry *r, const char *account, const char *repo,
-                             const char *digest, int *out_fd, uint64_t *out_size)
+                             const char *digest, int *out_fd, uint64_t *out_size,
+                             int64_t *out_repo_id)
 {
     uint64_t size;
-    int rc = berth_registry_blob_stat(r, account, repo, digest, &size);
+    int rc = blob_stat(r, account, repo, digest, &size, out_repo_id);
     if (rc < 0)
         return rc;
     rc = BLOBS(r)->open_read(BI(r), digest, out_fd, out_size);
@@ -617,6 +629,25 @@ int berth_registry_manifest_get(struct berth_registry *r, const char *account, c
     return META(r)->manifest_get(MI(r), repo_id, pref.digest, with_body, out);
 }
 
+static void usage_note_at(struct berth_registry *r, int64_t repo_id, int64_t now, int64_t pulls,
+                          int64_t bytes)
+{
+    struct berth_meta_usage_delta d = {
+        .repo_id = repo_id, .day = berth_usage_day(now), .pulls = pulls, .bytes_served = bytes};
+    pthread_mutex_lock(&r->usage_mu);
+    int rc = berth_usage_table_add(&r->usage, &d);
+    pthread_mutex_unlock(&r->usage_mu);
+    /* a full table is reported by the next flush; the request itself goes on */
+    if (rc < 0)
+        berth_err_clear();
+}
+
+void berth_registry_usage_note(struct berth_registry *r, int64_t repo_id, int64_t pulls,
+                               int64_t bytes)
+{
+    usage_note_at(r, repo_id, berth_registry_now(r), pulls, bytes);
+}
+
 int berth_registry_manifest_pull(struct berth_registry *r, const char *account, const char *repo,
                                  const char *ref, int with_body, struct berth_meta_manifest *out)
 {
@@ -627,6 +658,7 @@ int berth_registry_manifest_pull(struct berth_registry *r, const char *account, 
     if (rc < 0 || (rc = META(r)->manifest_get(MI(r), repo_id, pref.digest, with_body, out)) < 0)
         return rc;
     int64_t now = berth_registry_now(r);
+    usage_note_at(r, repo_id, now, 1, with_body ? (int64_t)out->body_len : 0);
     if (out->last_pulled_at <= now - BERTH_PULL_RECORD_INTERVAL || out->last_pulled_at > now) {
         /* best effort: a pull never fails because its time could not be recorded */
         if (META(r)->manifest_pulled(MI(r), repo_id, out->digest, now) == 0)
@@ -681,4 +713,60 @@ int berth_registry_referrers(struct berth_registry *r, const char *account, cons
     if (META(r)->repo_get(MI(r), account, repo, &repo_id) < 0)
         return 0;
     return META(r)->referrers(MI(r), repo_id, digest, artifact_type, out);
+}
+
+/* ---- storage accounting ---- */
+
+int berth_registry_usage_flush(struct berth_registry *r)
+{
+    struct berth_meta_usage_delta *d = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&r->usage_mu);
+    berth_usage_table_take(&r->usage, &d, &n);
+    uint64_t dropped = r->usage.dropped;
+    r->usage.dropped = 0;
+    pthread_mutex_unlock(&r->usage_mu);
+    if (dropped)
+        berth_log(BERTH_LOG_WARN, NULL,
+                  "usage: %llu pull or download counts dropped (more than %d repository-days "
+                  "counted within one flush interval)",
+                  (unsigned long long)dropped, BERTH_USAGE_PENDING_MAX);
+    if (n == 0)
+        return 0;
+    /* The write happens outside the mutex, so requests keep counting into a fresh table. */
+    int rc = META(r)->usage_add(MI(r), d, n);
+    if (rc < 0) {
+        /* Put the counts back for the next flush; what no longer fits is counted as dropped. */
+        char why[256];
+        snprintf(why, sizeof(why), "%s", berth_err_detail());
+        pthread_mutex_lock(&r->usage_mu);
+        for (size_t i = 0; i < n; i++)
+            berth_usage_table_add(&r->usage, &d[i]);
+        pthread_mutex_unlock(&r->usage_mu);
+        rc = berth_err_set(rc, BERTH_WHAT_NONE, "%s", why);
+    }
+    free(d);
+    return rc;
+}
+
+int berth_registry_repo_stored_bytes(struct berth_registry *r, int64_t repo_id, int64_t *out)
+{
+    return META(r)->repo_stored_bytes(MI(r), repo_id, out);
+}
+
+int berth_registry_usage_report(struct berth_registry *r, const char *account,
+                                struct berth_usage_report *out)
+{
+    memset(out, 0, sizeof(*out));
+    berth_usage_window(berth_registry_now(r), BERTH_USAGE_WINDOW_DAYS, &out->from_day,
+                       &out->to_day);
+    int rc = META(r)->usage_repos(MI(r), account, out->from_day, out->to_day, &out->repos);
+    if (rc == 0)
+        rc = META(r)->usage_registry(MI(r), &out->registry);
+    if (rc < 0) {
+        berth_usage_report_dispose(out);
+        return rc;
+    }
+    berth_usage_report_sum(out);
+    return 0;
 }

@@ -20,6 +20,7 @@
 #include "core/digest.h"
 #include "core/limits.h"
 #include "meta/meta.h"
+#include "registry/usage.h"
 
 struct berth_registry_options {
     int auto_create_repos;  /* a push to a missing repository creates it */
@@ -38,6 +39,9 @@ struct berth_registry {
     pthread_mutex_t mu; /* guards active */
     struct berth_active_upload *active;
     int nactive;
+    /* storage accounting: pulls and bytes served since the last flush */
+    pthread_mutex_t usage_mu; /* guards usage */
+    struct berth_usage_table usage;
 };
 
 int berth_registry_init(struct berth_registry *r, struct berth_meta *meta,
@@ -88,9 +92,11 @@ int berth_registry_tag_immutable(const char *mutability, const char *filters_jso
 /* ---- blobs ---- */
 int berth_registry_blob_stat(struct berth_registry *r, const char *account, const char *repo,
                              const char *digest, uint64_t *out_size);
-/* A readable fd (caller closes) of a blob the repository may serve. */
+/* A readable fd (caller closes) of a blob the repository may serve, and the repository's id
+ * (for berth_registry_usage_note once the caller knows how many bytes it sends). */
 int berth_registry_blob_open(struct berth_registry *r, const char *account, const char *repo,
-                             const char *digest, int *out_fd, uint64_t *out_size);
+                             const char *digest, int *out_fd, uint64_t *out_size,
+                             int64_t *out_repo_id);
 int berth_registry_blob_delete(struct berth_registry *r, const char *account, const char *repo,
                                const char *digest);
 /* Links digest from repository `from` into repo. BERTH_ENOTFOUND when `from` cannot serve it
@@ -151,7 +157,8 @@ int berth_registry_manifest_put(struct berth_registry *r, const char *account, c
 int berth_registry_manifest_get(struct berth_registry *r, const char *account, const char *repo,
                                 const char *ref, int with_body, struct berth_meta_manifest *out);
 /* As manifest_get, for a client pulling it: also records the pull time (lastRecordedPullTime),
- * at most once per BERTH_PULL_RECORD_INTERVAL. */
+ * at most once per BERTH_PULL_RECORD_INTERVAL, and counts the pull and the manifest's bytes
+ * for storage accounting. */
 int berth_registry_manifest_pull(struct berth_registry *r, const char *account, const char *repo,
                                  const char *ref, int with_body, struct berth_meta_manifest *out);
 /* ref is a tag: untag; ref is a digest: delete the manifest and every tag pointing at it. */
@@ -164,6 +171,23 @@ int berth_registry_catalog(struct berth_registry *r, const char *account, const 
 int berth_registry_referrers(struct berth_registry *r, const char *account, const char *repo,
                              const char *digest, const char *artifact_type,
                              struct berth_meta_manifest_list *out);
+
+/* ---- storage accounting ---- */
+/* Counts pulls and bytes served by the repository today (the registry clock's day). Memory
+ * only, under a mutex: the read paths call it and never wait for the store. */
+void berth_registry_usage_note(struct berth_registry *r, int64_t repo_id, int64_t pulls,
+                               int64_t bytes);
+/* Adds what was counted since the last flush to the store (the server calls it every
+ * BERTH_USAGE_FLUSH_INTERVAL seconds and at shutdown). When the write fails the counts are
+ * kept for the next flush. Does nothing, and touches nothing, when there is nothing to add. */
+int berth_registry_usage_flush(struct berth_registry *r);
+/* Stored bytes of a repository: its distinct blobs once each plus its manifests. */
+int berth_registry_repo_stored_bytes(struct berth_registry *r, int64_t repo_id, int64_t *out);
+/* Every repository of the account with its storage and its traffic over the last
+ * BERTH_USAGE_WINDOW_DAYS days of the registry clock, the account's totals and the registry's
+ * physical bytes (release with berth_usage_report_dispose). */
+int berth_registry_usage_report(struct berth_registry *r, const char *account,
+                                struct berth_usage_report *out);
 
 /* ---- fsck ---- */
 struct berth_fsck_report {

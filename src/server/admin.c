@@ -1,8 +1,8 @@
 /*
  * `berth admin`: accounts, IAM users, access keys and identity policies, written straight
- * into the data directory's metadata store. It does not take the server's lock, so it works
- * while the server runs; the server reads identity per request, so a deactivated key stops
- * working at once.
+ * into the data directory's metadata store, and the storage accounting report (`usage`). It
+ * does not take the server's lock, so it works while the server runs; the server reads
+ * identity per request, so a deactivated key stops working at once.
  */
 #include "server/admin.h"
 
@@ -20,15 +20,16 @@
 #define BAD (-1000)
 
 struct admin_args {
-    const char *account, *user, *name, *document, *key;
+    const char *account, *user, *name, *document, *key, *format;
 };
 
 /* Splits the command's own flags from the settings (which go to the config loader). */
 static int split_args(int argc, char **argv, struct admin_args *a, char **rest, int *nrest,
                       const char **positional)
 {
-    static const char *const own[] = {"--account", "--user", "--name", "--document", "--key"};
-    const char **slot[] = {&a->account, &a->user, &a->name, &a->document, &a->key};
+    static const char *const own[] = {"--account",  "--user", "--name",
+                                      "--document", "--key",  "--format"};
+    const char **slot[] = {&a->account, &a->user, &a->name, &a->document, &a->key, &a->format};
     *nrest = 0;
     for (int i = 0; i < argc; i++) {
         int matched = 0;
@@ -109,6 +110,34 @@ static char *read_document(const char *arg)
     }
     buf[n] = '\0';
     return buf;
+}
+
+/* usage [--account ID] [--format text|json]: storage and traffic per repository. */
+static int usage(struct berth_server *s, const struct admin_args *a)
+{
+    const char *account = a->account ? a->account : s->cfg.account_id;
+    const char *format = a->format ? a->format : "text";
+    if (strcmp(format, "text") && strcmp(format, "json")) {
+        fprintf(stderr, "berth admin: --format must be text or json\n");
+        return BAD;
+    }
+    int rc = s->meta->ops->account_exists(s->meta->impl, account);
+    if (rc < 0)
+        return rc;
+    /* A registry core over the store alone, for its clock (the one the server counted days
+     * with, including a test clock) and the report; it serves nothing. */
+    struct berth_registry reg;
+    struct berth_registry_options ro = {.clock_file = s->cfg.test_clock_file};
+    struct berth_usage_report rep;
+    berth_registry_init(&reg, s->meta, NULL, &ro);
+    rc = berth_registry_usage_report(&reg, account, &rep);
+    berth_registry_dispose(&reg);
+    if (rc < 0)
+        return rc;
+    rc = berth_admin_usage_print(stdout, account, &rep, s->cfg.storage_price,
+                                 !strcmp(format, "json"));
+    berth_usage_report_dispose(&rep);
+    return rc;
 }
 
 static int run(struct berth_server *s, const char *cmd, const char *arg, const struct admin_args *a)
@@ -195,6 +224,8 @@ static int run(struct berth_server *s, const char *cmd, const char *arg, const s
         printf("attached %s to user %s\n", a->name, a->user);
         return 0;
     }
+    if (!strcmp(cmd, "usage"))
+        return usage(s, a);
     fprintf(stderr, "berth admin: unknown command '%s' (see berth admin --help)\n", cmd);
     return BAD;
 }

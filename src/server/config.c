@@ -103,9 +103,10 @@ static const struct setting settings[] = {
     {"repository", NULL, STR(repository), 0, 0, "", BERTH_CMD_LIFECYCLE,
      "Run only this repository's policy, in --account-id's registry (default: every "
      "repository with a policy, in every account)"},
-    {"test-clock-file", "BERTH_TEST_CLOCK_FILE", STR(test_clock_file), 0, 0, "", LC_CMDS,
-     "For tests: read the registry's clock (push and pull times, lifecycle age) as epoch "
-     "seconds from this file; real time when it is missing or empty"},
+    {"test-clock-file", "BERTH_TEST_CLOCK_FILE", STR(test_clock_file), 0, 0, "",
+     LC_CMDS | BERTH_CMD_ADMIN,
+     "For tests: read the registry's clock (push and pull times, lifecycle age, usage days) "
+     "as epoch seconds from this file; real time when it is missing or empty"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -338,7 +339,12 @@ void berth_config_help(FILE *out, enum berth_command cmd)
                      "  deactivate-access-key --key KEY_ID           (revokes its tokens too)\n"
                      "  activate-access-key --key KEY_ID\n"
                      "  put-policy --account ID --name NAME --document JSON|@FILE\n"
-                     "  attach-policy --account ID --user NAME --name POLICY\n\n");
+                     "  attach-policy --account ID --user NAME --name POLICY\n"
+                     "  usage [--account ID] [--format text|json]\n"
+                     "      per repository of the account (default: --account-id): stored\n"
+                     "      bytes, images, untagged images, pulls and bytes served in the last\n"
+                     "      30 days, estimated storage cost at --storage-price; then the\n"
+                     "      registry's physical bytes and the deduplication saving\n\n");
     else if (cmd == BERTH_CMD_GC)
         fprintf(out, "Usage: berth gc [options]\n\n"
                      "Reclaims blobs no manifest references any more and removes abandoned\n"

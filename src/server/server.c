@@ -123,6 +123,76 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ---- storage accounting ---- */
+
+static void usage_flush(struct berth_server *s)
+{
+    if (berth_registry_usage_flush(&s->registry) < 0)
+        berth_log(BERTH_LOG_WARN, NULL,
+                  "usage: cannot record pulls and bytes served (kept for the next try): %s",
+                  berth_err_detail());
+}
+
+/* Writes the counts every BERTH_USAGE_FLUSH_INTERVAL seconds, off the request threads, until
+ * told to stop (usage_thread_stop flushes the last ones). */
+static void *usage_thread_main(void *arg)
+{
+    struct berth_server *s = arg;
+    pthread_mutex_lock(&s->usage_mu);
+    while (!s->usage_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += BERTH_USAGE_FLUSH_INTERVAL;
+        int r = 0;
+        while (!s->usage_stop && r != ETIMEDOUT)
+            r = pthread_cond_timedwait(&s->usage_cv, &s->usage_mu, &until);
+        if (s->usage_stop)
+            break;
+        pthread_mutex_unlock(&s->usage_mu);
+        usage_flush(s);
+        pthread_mutex_lock(&s->usage_mu);
+    }
+    pthread_mutex_unlock(&s->usage_mu);
+    return NULL;
+}
+
+static int usage_thread_start(struct berth_server *s)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->usage_mu, NULL);
+    pthread_cond_init(&s->usage_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    s->usage_stop = 0;
+    int e = pthread_create(&s->usage_thread, NULL, usage_thread_main, s);
+    if (e != 0) {
+        pthread_cond_destroy(&s->usage_cv);
+        pthread_mutex_destroy(&s->usage_mu);
+        return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot start the usage thread: %s",
+                             strerror(e));
+    }
+    s->usage_running = 1;
+    return 0;
+}
+
+/* Stops the thread and writes what was counted since its last flush: after the drain, so
+ * every request's counts are in. */
+static void usage_thread_stop(struct berth_server *s)
+{
+    if (!s->usage_running)
+        return;
+    pthread_mutex_lock(&s->usage_mu);
+    s->usage_stop = 1;
+    pthread_cond_signal(&s->usage_cv);
+    pthread_mutex_unlock(&s->usage_mu);
+    pthread_join(s->usage_thread, NULL);
+    pthread_cond_destroy(&s->usage_cv);
+    pthread_mutex_destroy(&s->usage_mu);
+    s->usage_running = 0;
+    usage_flush(s);
+}
+
 int berth_server_run(struct berth_server *s)
 {
     s->tables[0] =
@@ -143,9 +213,13 @@ int berth_server_run(struct berth_server *s)
         .always_header_name = "Docker-Distribution-API-Version",
         .always_header_value = "registry/2.0",
     };
-    int rc = berth_http_start(&s->http, &ho);
+    int rc = usage_thread_start(s);
     if (rc < 0)
         return rc;
+    if ((rc = berth_http_start(&s->http, &ho)) < 0) {
+        usage_thread_stop(s);
+        return rc;
+    }
     if ((rc = berth_lifecycle_worker_start(&s->lifecycle, &s->registry,
                                            s->cfg.lifecycle_interval)) < 0)
         return rc;
@@ -181,6 +255,7 @@ int berth_server_run(struct berth_server *s)
         berth_log(BERTH_LOG_WARN, NULL, "drain timeout: abandoning %d requests", left);
     berth_http_stop(&s->http);
     berth_lifecycle_worker_stop(&s->lifecycle);
+    usage_thread_stop(s);
     berth_log(BERTH_LOG_INFO, NULL, "stopped");
     return 0;
 }
@@ -189,6 +264,7 @@ void berth_server_close(struct berth_server *s)
 {
     berth_http_stop(&s->http);
     berth_lifecycle_worker_stop(&s->lifecycle);
+    usage_thread_stop(s);
     if (s->auth_ready)
         berth_auth_dispose(&s->auth);
     s->auth_ready = 0;

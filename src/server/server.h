@@ -6,6 +6,8 @@
 #ifndef BERTH_SERVER_SERVER_H
 #define BERTH_SERVER_SERVER_H
 
+#include <pthread.h>
+
 #include "auth/auth.h"
 #include "blob/blob.h"
 #include "ecr/ecr.h"
@@ -29,6 +31,13 @@ struct berth_server {
     struct berth_ecr_ctx ecr;
     struct berth_route_table tables[2];
     struct berth_http http;
+    /* storage accounting: the thread that writes the registry's usage counts every
+     * BERTH_USAGE_FLUSH_INTERVAL seconds (berth_server_run starts and stops it) */
+    pthread_t usage_thread;
+    pthread_mutex_t usage_mu; /* guards usage_stop */
+    pthread_cond_t usage_cv;
+    int usage_stop;
+    int usage_running;
 };
 
 /* Opens the stores; for serve and fsck first locks the data directory (one such process at a

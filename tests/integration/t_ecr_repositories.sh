@@ -205,9 +205,9 @@ expect_eq "$(jq -r .repository.repositoryName <<<"$o")" page/r5 "delete of an em
 ok "delete-repository: RepositoryNotEmptyException, --force removes the image, NotFound after"
 
 # an operation of the model Berth does not implement yet says so clearly
-expect_aws_error UnsupportedOperationException awsx ecr get-lifecycle-policy --repository-name page/r1
-[[ "$AWS_ERR" == *GetLifecyclePolicy* ]] || fail "UnsupportedOperationException does not name GetLifecyclePolicy: $AWS_ERR"
-ok "GetLifecyclePolicy: UnsupportedOperationException naming the operation"
+expect_aws_error UnsupportedOperationException awsx ecr start-image-scan --repository-name page/r1 --image-id imageTag=v1
+[[ "$AWS_ERR" == *StartImageScan* ]] || fail "UnsupportedOperationException does not name StartImageScan: $AWS_ERR"
+ok "StartImageScan: UnsupportedOperationException naming the operation"
 
 # (team/missing was never created)
 expect_eq "$(ecr_repo_names)" "enc/kms page/r1 page/r2 page/r3 page/r4 tagged/at-create" "repositories at the end"

@@ -181,6 +181,34 @@ const char *const msq_stmt_sql[ST_COUNT] = {
                            "WHERE p.status = 'IN_PROGRESS' ORDER BY p.started_at",
     /* garbage collection (gc.c) */
     /* storage accounting (usage.c) */
+    /* Counts add up; the SELECT drops counts of a repository deleted since they were taken
+     * (its rows went with it, and the foreign key would fail the whole batch). */
+    [ST_USAGE_ADD] =
+        "INSERT INTO usage_daily(repo_id, day, pulls, bytes_served) "
+        "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM repositories WHERE id = ?1) "
+        "ON CONFLICT(repo_id, day) DO UPDATE SET pulls = pulls + excluded.pulls, "
+        "bytes_served = bytes_served + excluded.bytes_served",
+/* A repository's stored bytes: its distinct blobs once each (repo_blobs has one row per
+ * digest), plus its manifests. */
+#define REPO_STORED_BYTES                                                                          \
+    "(coalesce((SELECT sum(b.size) FROM repo_blobs l JOIN blobs b ON b.digest = l.digest "         \
+    "WHERE l.repo_id = r.id), 0) + "                                                               \
+    "coalesce((SELECT sum(m.size) FROM manifests m WHERE m.repo_id = r.id), 0))"
+    [ST_USAGE_REPO_STORED] = "SELECT " REPO_STORED_BYTES " FROM repositories r WHERE r.id = ?1",
+    [ST_USAGE_REPOS] =
+        "SELECT r.name, " REPO_STORED_BYTES ", "
+        "(SELECT count(*) FROM manifests m WHERE m.repo_id = r.id), "
+        "(SELECT count(*) FROM manifests m WHERE m.repo_id = r.id AND NOT EXISTS "
+        " (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest)), "
+        "coalesce((SELECT sum(u.pulls) FROM usage_daily u WHERE u.repo_id = r.id "
+        " AND u.day BETWEEN ?2 AND ?3), 0), "
+        "coalesce((SELECT sum(u.bytes_served) FROM usage_daily u WHERE u.repo_id = r.id "
+        " AND u.day BETWEEN ?2 AND ?3), 0) "
+        "FROM repositories r WHERE r.account_id = ?1 ORDER BY r.name",
+    [ST_USAGE_REGISTRY] =
+        "SELECT coalesce((SELECT sum(size) FROM blobs), 0), "
+        "coalesce((SELECT sum(size) FROM manifests), 0), "
+        "coalesce((SELECT sum(b.size) FROM repo_blobs l JOIN blobs b ON b.digest = l.digest), 0)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -1207,6 +1235,10 @@ static const struct berth_meta_ops sqlite_ops = {
     .lc_preview_pending = msq_lc_preview_pending,
     /* garbage collection */
     /* storage accounting */
+    .usage_add = msq_usage_add,
+    .repo_stored_bytes = msq_repo_stored_bytes,
+    .usage_repos = msq_usage_repos,
+    .usage_registry = msq_usage_registry,
 };
 
 int berth_meta_sqlite_open(struct berth_meta **out, const char *path)

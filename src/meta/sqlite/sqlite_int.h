@@ -90,6 +90,10 @@ enum stmt_id {
     ST_PREVIEW_PENDING,
     /* garbage collection (gc.c) */
     /* storage accounting (usage.c) */
+    ST_USAGE_ADD,
+    ST_USAGE_REPO_STORED,
+    ST_USAGE_REPOS,
+    ST_USAGE_REGISTRY,
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -191,5 +195,10 @@ int msq_lc_preview_pending(void *impl, struct berth_meta_repo_ref_list *out);
 /* gc.c */
 
 /* usage.c */
+int msq_usage_add(void *impl, const struct berth_meta_usage_delta *d, size_t n);
+int msq_repo_stored_bytes(void *impl, int64_t repo_id, int64_t *out);
+int msq_usage_repos(void *impl, const char *account, int64_t from_day, int64_t to_day,
+                    struct berth_meta_repo_usage_list *out);
+int msq_usage_registry(void *impl, struct berth_meta_registry_usage *out);
 
 #endif
