@@ -502,17 +502,24 @@ int berth_registry_upload_finish(struct berth_registry *r, struct berth_upload *
         return rc;
     }
     writer_close(r, u);
-    /* Bytes durable and in place first; only then the row that makes them visible. */
+    /* Bytes durable and in place first; only then the row that makes them visible. The upload
+     * file is kept until after the row is committed: a garbage collection may remove a blob
+     * nobody links in between, and release puts it back (docs/gc.md). */
     if ((rc = BLOBS(r)->upload_commit(BI(r), u->id, want)) < 0)
         goto fail;
     /* The first stored blob is what creates the repository of an auto-created push. */
     int64_t repo_id;
     if ((rc = berth_registry_repo(r, u->account, u->repo, 1, &repo_id)) < 0)
         goto fail;
-    if ((rc = META(r)->blob_link(MI(r), repo_id, want, (int64_t)u->offset, u->id)) < 0)
+    if ((rc = META(r)->blob_link(MI(r), repo_id, want, (int64_t)u->offset, u->id)) < 0) {
+        /* A session that expired under this request links nothing; its bytes go too. */
+        if (rc == BERTH_ENOTFOUND && berth_err_what() == BERTH_WHAT_UPLOAD)
+            BLOBS(r)->upload_remove(BI(r), u->id);
         goto fail;
-    active_remove(r, u);
-    return 0;
+    }
+    if ((rc = BLOBS(r)->upload_release(BI(r), u->id, want)) < 0)
+        berth_log(BERTH_LOG_ERROR, NULL, "blob %s is linked but could not be stored (run fsck)",
+                  want);
 fail:
     active_remove(r, u);
     return rc;
