@@ -75,6 +75,15 @@ enum stmt_id {
     ST_IMAGE_TAGS,
     /* lifecycle policies, previews and the event log (lifecycle.c) */
     /* garbage collection (gc.c) */
+    ST_GC_LINK_TIME,
+    ST_GC_LINK_TOUCH,
+    ST_GC_LINKS,
+    ST_GC_LINK_DELETE,
+    ST_GC_BLOBS,
+    ST_GC_BLOB_CHECK,
+    ST_GC_UPLOADS,
+    ST_GC_UPLOAD_CHECK,
+    ST_GC_UPLOAD_EXISTS,
     /* storage accounting (usage.c) */
     ST_BEGIN,
     ST_COMMIT,
@@ -158,6 +167,23 @@ int msq_user_policies(void *impl, int64_t user_id, struct berth_strlist *out);
 /* lifecycle.c */
 
 /* gc.c */
+int msq_blob_link_time(void *impl, int64_t repo_id, const char *digest, int64_t *out_size,
+                       int64_t *out_linked_at);
+int msq_blob_link_touch(void *impl, int64_t repo_id, const char *digest, int64_t now);
+int msq_blob_mount(void *impl, int64_t repo_id, int64_t from_id, const char *digest);
+int msq_gc_links(void *impl, int64_t before, berth_meta_link_cb cb, void *ctx);
+int msq_gc_link_delete(void *impl, int64_t repo_id, const char *digest, int64_t before,
+                       int *out_deleted);
+int msq_gc_blobs(void *impl, int64_t before, berth_meta_blob_cb cb, void *ctx);
+int msq_gc_blob_delete(void *impl, const char *digest, int64_t before,
+                       berth_meta_gc_remove_cb remove, void *ctx, int64_t *out_size);
+int msq_gc_orphan_delete(void *impl, const char *digest, berth_meta_gc_remove_cb remove, void *ctx,
+                         int *out_removed);
+int msq_gc_uploads(void *impl, int64_t before, berth_meta_upload_cb cb, void *ctx);
+int msq_gc_upload_delete(void *impl, const char *id, int64_t before, berth_meta_gc_remove_cb remove,
+                         void *ctx, int *out_removed);
+int msq_gc_upload_orphan_delete(void *impl, const char *id, berth_meta_gc_remove_cb remove,
+                                void *ctx, int *out_removed);
 
 /* usage.c */
 
