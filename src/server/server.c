@@ -58,6 +58,7 @@ int berth_server_open(struct berth_server *s, const struct berth_config *cfg)
         .manifest_max = (size_t)cfg->max_manifest_size,
         .max_active_uploads = (int)cfg->max_concurrent_uploads,
         .clock_file = cfg->test_clock_file,
+        .gc_grace = cfg->gc_grace,
     };
     berth_registry_init(&s->registry, s->meta, s->blobs, &ro);
     if (cfg->command != BERTH_CMD_SERVE) /* fsck, gc, lifecycle: no identity needed */
