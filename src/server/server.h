@@ -6,6 +6,9 @@
 #ifndef BERTH_SERVER_SERVER_H
 #define BERTH_SERVER_SERVER_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "auth/auth.h"
 #include "blob/blob.h"
 #include "ecr/ecr.h"
@@ -27,6 +30,12 @@ struct berth_server {
     struct berth_ecr_ctx ecr;
     struct berth_route_table tables[2];
     struct berth_http http;
+    /* background garbage collection (every gc-interval seconds; 0: none) */
+    pthread_t gc_thread;
+    int gc_started;
+    pthread_mutex_t gc_mu; /* with gc_cv: the wait between runs, cut short at shutdown */
+    pthread_cond_t gc_cv;
+    atomic_int gc_stop;
 };
 
 /* Opens the stores; for serve and fsck first locks the data directory (one such process at a
