@@ -5,7 +5,7 @@
  *  2. every stored manifest hashes to its digest;
  *  3. every manifest reference points at a blob linked to, or a manifest in, its repository;
  *  4. every upload session still has the bytes it acknowledged.
- * It also finds garbage: blob files without a row (a crash between rename and commit) and
+ * It also finds garbage: blob files without a row (a crash between link and commit) and
  * upload files without a session. Clients cannot see either; they only take space.
  * With repair, bad blobs are forgotten and removed, manifests that depend on missing content
  * are removed (repeatedly, so an index whose child went goes too), and orphans are deleted.
