@@ -339,10 +339,10 @@ static int fs_upload_release(void *impl, const char *id, const char *digest)
         if ((rc = link_blob(fs, id, rel, digest)) < 0)
             return rc == BERTH_ENOTFOUND ? io_error("restore", digest) : rc;
     }
-    /* Losing this unlink in a power failure leaves an upload file without a session, which
-     * the expiry removes: no fsync needed. */
-    if (unlinkat(fs->uploads_fd, id, 0) < 0 && errno != ENOENT)
-        return io_error("remove upload", id);
+    /* The blob is stored and its row committed: an upload file left behind (this unlink
+     * failing, or lost in a power failure) is only an upload without a session, which garbage
+     * collection removes. So no fsync, and no error for the client. */
+    unlinkat(fs->uploads_fd, id, 0);
     return 0;
 }
 
