@@ -59,6 +59,9 @@ with open(os.path.join(out, "index.json"), "w") as f:
     json.dump({"schemaVersion": 2, "manifests": index}, f)
 with open(os.path.join(out, "oci-layout"), "w") as f:
     json.dump({"imageLayoutVersion": "1.0.0"}, f)
+with open(os.path.join(out, "pairs"), "w") as f:
+    for k in range(n):
+        f.write("sha256:%s\n" % hashlib.sha256(gzip.compress(pair[k], mtime=0)).hexdigest())
 EOF
 
 # push I REPO: one skopeo push of image I; appends "REPO iI STATUS DIGEST" to $T/pushes.
@@ -70,27 +73,49 @@ push() {
     echo "$repo i$i $st $d" >>"$T/pushes"
 }
 
-# Pusher A: the images that get deleted. Pusher B: their twins, each also pushed to
-# race/mirror (skopeo mounts its blobs from race/churn), so B falls behind A more and more:
-# the twin of an early image finds the shared layer still linked (maybe old enough to be
-# refreshed by its HEAD), the twin of a late one finds it swept and uploads it again.
+# Pusher A: the images that get deleted, as fast as it can. Pusher B: their twins, each also
+# pushed to race/mirror (skopeo mounts its blobs from race/churn). B pushes the twin of image
+# 2k once 2k is deleted, when the shared layer P[k] is linked in race/churn but referenced by
+# nothing there, and then, by k % 3:
+#   0  at once: HEAD finds the young link and the manifest PUT references it;
+#   1  after the sweep took P[k] (its blob file is gone): the push uploads it again;
+#   2  after half the grace: the link is old enough for the HEAD to refresh it, and the sweep
+#      may come for it between that HEAD and the manifest PUT.
 pusher_a() {
     local k
     for k in $(seq 0 $((N - 1))); do
         [ "$SECONDS" -lt "$DEADLINE" ] || break
         push $((2 * k)) race/churn
     done
-    echo done >"$T/a.done"
+    echo finished >"$T/a.done"
+}
+twin_ready() { # the even image is deleted, or will never be (its push or delete failed)
+    grep -q "^race/churn i$1 [^0]" "$T/pushes" || grep -q "^race/churn i$1 " "$T/deletes"
+}
+deleted_since() { # seconds since image $1 was deleted (0 if it was not)
+    awk -v t="i$1" -v now="$(date +%s.%N)" \
+        '$2 == t && $3 == 202 { d = now - $5 } END { printf "%d\n", d + 0 }' "$T/deletes"
 }
 pusher_b() {
-    local k
-    sleep 2
+    local k pk
     for k in $(seq 0 $((N - 1))); do
         [ "$SECONDS" -lt "$DEADLINE" ] || break
+        wait_until 30 twin_ready $((2 * k)) || true
+        case $((k % 3)) in
+        1)
+            pk=$(sed -n "$((k + 1))p" "$T/imgs/pairs")
+            pair_gone() { [ ! -e "$DATA/blobs/sha256/${pk:7:2}/${pk#sha256:}" ]; }
+            if wait_until 30 pair_gone; then echo "P$k" >>"$T/swept"; fi
+            ;;
+        2)
+            past_half() { [ "$(deleted_since $((2 * k)))" -ge $((GRACE / 2 + 1)) ]; }
+            wait_until 30 past_half || true
+            ;;
+        esac
         push $((2 * k + 1)) race/churn
         push $((2 * k + 1)) race/mirror
     done
-    echo done >"$T/b.done"
+    echo finished >"$T/b.done"
 }
 # Deleter: deletes every acknowledged even image, after a pause of up to a second.
 deleter() {
@@ -101,16 +126,18 @@ deleter() {
             seen=$((seen + 1))
             line=$(sed -n "${seen}p" "$T/pushes")
             read -r repo tag st d <<<"$line"
-            [ "$repo" = race/churn ] && [ "$st" = 0 ] && [ $((${tag#i} % 2)) = 0 ] || continue
+            if [ "$repo" != race/churn ] || [ "$st" != 0 ] || [ $((${tag#i} % 2)) != 0 ]; then
+                continue
+            fi
             sleep "0.$((RANDOM % 10))"
             st=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL/v2/$repo/manifests/$d") || st=000
-            echo "$repo $tag $st $d" >>"$T/deletes"
+            echo "$repo $tag $st $d $(date +%s.%N)" >>"$T/deletes"
         done
         if [ -f "$T/a.done" ] && [ "$seen" -ge "$(wc -l <"$T/pushes")" ]; then break; fi
         [ "$SECONDS" -lt $((DEADLINE + 10)) ] || break
         sleep 0.1
     done
-    echo done >"$T/deleter.done"
+    echo finished >"$T/deleter.done"
 }
 # Collector: `berth gc` as its own process, again and again, beside the background runs.
 collector() {
@@ -138,7 +165,6 @@ wait "$pa" "$pb" "$dl" "$co"
 acked=$(awk '$3 == 0' "$T/pushes" | wc -l)
 failed=$(awk '$3 != 0' "$T/pushes" | wc -l)
 deleted=$(awk '$3 == 202' "$T/deletes" | wc -l)
-sum() { awk -v f="$1" '{ for (i = 1; i <= NF; i++) if ($i == f) s += $(i - 1) } END { print s + 0 }'; }
 cli_blobs=$(grep -o 'reclaimed [0-9]* blob' "$T/gc.out" | awk '{ s += $2 } END { print s + 0 }')
 bg_blobs=$(grep -o 'gc: reclaimed [0-9]* blob' "$T/berth.log" | awk '{ s += $3 } END { print s + 0 }')
 links=$(cat "$T/gc.out" "$T/berth.log" | grep -o 'removed [0-9]* unreferenced' | awk '{ s += $2 } END { print s + 0 }')
@@ -160,7 +186,9 @@ fi
 uploads=$(grep -c 'POST /v2/race/[a-z]*/blobs/uploads/ 202' "$T/berth.log" || true)
 mounts=$(grep -c 'POST /v2/race/mirror/blobs/uploads/ 201' "$T/berth.log" || true)
 found=$(grep -c 'HEAD /v2/race/[a-z]*/blobs/sha256:[0-9a-f]* 200' "$T/berth.log" || true)
-echo "clients: $found blob HEADs found the blob (no upload), $uploads uploads, $mounts mounts"
+swept=$(wc -l <"$T/swept" 2>/dev/null || echo 0)
+echo "clients: $found blob HEADs found the blob (no upload), $uploads uploads, $mounts mounts; $swept shared layers were swept before their twin's push uploaded them again"
+[ "$swept" -gt 0 ] || fail "garbage collection swept no shared layer between a delete and the next push"
 ok "the race ran: $acked pushes acknowledged, $failed failed cleanly, $deleted deleted, $((cli_blobs + bg_blobs)) blobs reclaimed meanwhile"
 
 # verify: every acknowledged image nobody deleted pulls whole.
@@ -170,7 +198,7 @@ import hashlib, http.client, json, os, sys
 port, imgs, pushes, deletes = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 gone = set()
 for ln in open(deletes):
-    repo, tag, st, d = ln.split()
+    repo, tag, st, d = ln.split()[:4]
     if st == "202":
         gone.add((repo, tag))
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
