@@ -41,8 +41,8 @@ static int check_manifest(void *p, int64_t repo_id, const char *repo, const char
     if (strcmp(got, digest) == 0)
         return 0;
     c->rep->manifests_corrupt++;
-    fprintf(c->out, "corrupt manifest in %s: %s is stored with bytes hashing to %s\n", repo,
-            digest, got);
+    fprintf(c->out, "corrupt manifest in %s: %s is stored with bytes hashing to %s\n", repo, digest,
+            got);
     struct bad_manifest *nb = realloc(c->bad, (c->nbad + 1) * sizeof(*nb));
     if (!nb)
         return berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
