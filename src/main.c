@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "gc/gc.h"
 #include "lifecycle/lifecycle.h"
 #include "server/admin.h"
 #include "server/config.h"
@@ -16,6 +17,7 @@ static void usage(FILE *out)
                  "Commands:\n"
                  "  serve     run the registry (see berth serve --help)\n"
                  "  fsck      check (and with --repair fix) a data directory\n"
+                 "  gc        reclaim unreferenced blobs and abandoned uploads (online)\n"
                  "  admin     manage accounts, users, access keys and policies\n"
                  "  lifecycle run the repositories' lifecycle policies now (lifecycle run)\n"
                  "  version   print the version\n"
@@ -99,6 +101,32 @@ static int cmd_fsck(int argc, char **argv)
     return 1;
 }
 
+static int cmd_gc(int argc, char **argv)
+{
+    struct berth_config cfg;
+    int rc = berth_config_load(&cfg, BERTH_CMD_GC, argc, argv, stderr);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    setup_logging(&cfg);
+    struct berth_server s;
+    struct berth_gc_report rep;
+    struct berth_gc_options o = {
+        .grace = cfg.gc_grace,
+        .upload_ttl = cfg.upload_ttl,
+        .dry_run = cfg.dry_run,
+    };
+    if ((rc = berth_server_open(&s, &cfg)) < 0 || (rc = berth_gc_run(&s.registry, &o, &rep)) < 0) {
+        fprintf(stderr, "berth gc: %s\n", berth_err_detail());
+        berth_server_close(&s);
+        return 2;
+    }
+    berth_server_close(&s);
+    char line[256];
+    berth_gc_report_format(&rep, cfg.dry_run, line, sizeof(line));
+    printf("gc%s: %s\n", cfg.dry_run ? " (dry run)" : "", line);
+    return 0;
+}
+
 static void print_expired(void *ctx, const char *account, const char *repo,
                           const struct berth_lc_result *res, const struct berth_strlist *deleted)
 {
@@ -160,6 +188,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "fsck"))
         return cmd_fsck(argc - 2, argv + 2);
+    if (!strcmp(cmd, "gc"))
+        return cmd_gc(argc - 2, argv + 2);
     if (!strcmp(cmd, "lifecycle"))
         return cmd_lifecycle(argc - 2, argv + 2);
     if (!strcmp(cmd, "admin"))

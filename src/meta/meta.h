@@ -104,6 +104,12 @@ struct berth_meta_event {
 typedef int (*berth_meta_blob_cb)(void *ctx, const char *digest, int64_t size);
 typedef int (*berth_meta_dangling_cb)(void *ctx, const struct berth_meta_dangling *d);
 typedef int (*berth_meta_upload_cb)(void *ctx, const char *id);
+/* garbage collection: one repository link */
+typedef int (*berth_meta_link_cb)(void *ctx, int64_t repo_id, const char *digest);
+/* garbage collection: called inside the write transaction that re-checked `key` (a digest or
+ * an upload id) is garbage, to remove its bytes before the commit. Sets *out_removed to 0 to
+ * keep it after all (the transaction is then rolled back); a negative return rolls back too. */
+typedef int (*berth_meta_gc_remove_cb)(void *ctx, const char *key, int *out_removed);
 /* fsck: one stored manifest with its bytes. */
 typedef int (*berth_meta_manifest_cb)(void *ctx, int64_t repo_id, const char *repo,
                                       const char *digest, const char *body, size_t len);
@@ -246,8 +252,10 @@ struct berth_meta_ops {
     /* The documents of every policy attached to the user. */
     int (*user_policies)(void *impl, int64_t user_id, struct berth_strlist *out);
 
-    /* Records the blob globally (if new) and links it to the repository; when upload_id is
-     * set, the finished upload session is removed in the same transaction. */
+    /* Records the blob globally (if new) and links it to the repository, or refreshes the
+     * link's time when it exists (garbage collection counts its grace from there); when
+     * upload_id is set, the finished upload session is removed in the same transaction, and
+     * BERTH_ENOTFOUND (what UPLOAD) with nothing linked when the session is gone (expired). */
     int (*blob_link)(void *impl, int64_t repo_id, const char *digest, int64_t size,
                      const char *upload_id);
     int (*blob_linked)(void *impl, int64_t repo_id, const char *digest, int64_t *out_size);
@@ -331,6 +339,44 @@ struct berth_meta_ops {
     int (*lc_preview_pending)(void *impl, struct berth_meta_repo_ref_list *out);
 
     /* ---- garbage collection ---- */
+    /* Every time is epoch seconds; `before` is the cutoff: only what is older is garbage.
+     * The list calls collect first and then call back, so callbacks may use the store. The
+     * *_delete calls each run one write transaction that re-checks the condition the list
+     * used, so a push that raced the list wins (docs/gc.md). */
+
+    /* As blob_linked, plus when the link was last made or refreshed. */
+    int (*blob_link_time)(void *impl, int64_t repo_id, const char *digest, int64_t *out_size,
+                          int64_t *out_linked_at);
+    /* Sets the link's time to now: BERTH_ENOTFOUND (what BLOB) when the link is gone. */
+    int (*blob_link_touch)(void *impl, int64_t repo_id, const char *digest, int64_t now);
+    /* Links digest into repo_id in one transaction that requires from_id to link it (so a
+     * sweep cannot remove the blob under the mount); refreshes an existing link. BERTH_ENOTFOUND
+     * (what BLOB) when from_id does not link it. */
+    int (*blob_mount)(void *impl, int64_t repo_id, int64_t from_id, const char *digest);
+    /* Links no manifest of their repository references, linked before `before`. */
+    int (*gc_links)(void *impl, int64_t before, berth_meta_link_cb cb, void *ctx);
+    /* Deletes the link if it is still unreferenced and older than before; *out_deleted 0/1. */
+    int (*gc_link_delete)(void *impl, int64_t repo_id, const char *digest, int64_t before,
+                          int *out_deleted);
+    /* Blobs recorded before `before` whose every link is one gc_links would list (or that
+     * have none): what a sweep removes once those links are gone. */
+    int (*gc_blobs)(void *impl, int64_t before, berth_meta_blob_cb cb, void *ctx);
+    /* If the blob still has no link and was recorded before `before`: remove(digest), then
+     * the row is deleted. *out_size is the size of the deleted blob, -1 when it was kept. */
+    int (*gc_blob_delete)(void *impl, const char *digest, int64_t before,
+                          berth_meta_gc_remove_cb remove, void *ctx, int64_t *out_size);
+    /* If no blob row records digest: remove(digest). *out_removed 0/1. */
+    int (*gc_orphan_delete)(void *impl, const char *digest, berth_meta_gc_remove_cb remove,
+                            void *ctx, int *out_removed);
+    /* Upload sessions last updated before `before`. */
+    int (*gc_uploads)(void *impl, int64_t before, berth_meta_upload_cb cb, void *ctx);
+    /* If the session was still last updated before `before`: remove(id), then the row is
+     * deleted. *out_removed 0/1. */
+    int (*gc_upload_delete)(void *impl, const char *id, int64_t before,
+                            berth_meta_gc_remove_cb remove, void *ctx, int *out_removed);
+    /* If no session has this id: remove(id) (an upload file nobody knows). */
+    int (*gc_upload_orphan_delete)(void *impl, const char *id, berth_meta_gc_remove_cb remove,
+                                   void *ctx, int *out_removed);
 
     /* ---- storage accounting ---- */
     /* Adds the counts to the per-day totals in one transaction. Counts of a repository that

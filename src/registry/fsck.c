@@ -5,7 +5,7 @@
  *  2. every stored manifest hashes to its digest;
  *  3. every manifest reference points at a blob linked to, or a manifest in, its repository;
  *  4. every upload session still has the bytes it acknowledged.
- * It also finds garbage: blob files without a row (a crash between rename and commit) and
+ * It also finds garbage: blob files without a row (a crash between link and commit) and
  * upload files without a session. Clients cannot see either; they only take space.
  * With repair, bad blobs are forgotten and removed, manifests that depend on missing content
  * are removed (repeatedly, so an index whose child went goes too), and orphans are deleted.
@@ -41,8 +41,8 @@ static int check_manifest(void *p, int64_t repo_id, const char *repo, const char
     if (strcmp(got, digest) == 0)
         return 0;
     c->rep->manifests_corrupt++;
-    fprintf(c->out, "corrupt manifest in %s: %s is stored with bytes hashing to %s\n", repo,
-            digest, got);
+    fprintf(c->out, "corrupt manifest in %s: %s is stored with bytes hashing to %s\n", repo, digest,
+            got);
     struct bad_manifest *nb = realloc(c->bad, (c->nbad + 1) * sizeof(*nb));
     if (!nb)
         return berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");

@@ -196,6 +196,32 @@ static int digest_arg(const char *digest)
 
 /* ---- blobs ---- */
 
+/* Link times are written by the metadata store's clock (real time), so they are compared
+ * with real time here, not with the registry's test clock. */
+static int link_use(struct berth_registry *r, int64_t repo_id, const char *digest,
+                    int64_t *out_size)
+{
+    int64_t linked_at = 0;
+    int rc = META(r)->blob_link_time(MI(r), repo_id, digest, out_size, &linked_at);
+    if (rc < 0)
+        return rc;
+    int64_t now = (int64_t)time(NULL);
+    int64_t every = r->opt.gc_grace / 2 > 0 ? r->opt.gc_grace / 2 : 1;
+    if (now - linked_at < every && linked_at <= now)
+        return 0;
+    rc = META(r)->blob_link_touch(MI(r), repo_id, digest, now);
+    if (rc == BERTH_ENOTFOUND) /* swept between the two statements */
+        return rc;
+    if (rc < 0) {
+        /* Answer anyway: a manifest PUT re-checks its links in its own transaction, so a
+         * refresh that did not happen can fail that PUT cleanly but never break an image. */
+        berth_log(BERTH_LOG_WARN, NULL, "could not refresh the link of %s: %s", digest,
+                  berth_err_detail());
+        berth_err_clear();
+    }
+    return 0;
+}
+
 static int blob_stat(struct berth_registry *r, const char *account, const char *repo,
                      const char *digest, uint64_t *out_size, int64_t *out_repo_id)
 {
@@ -203,7 +229,7 @@ static int blob_stat(struct berth_registry *r, const char *account, const char *
     int rc;
     if ((rc = berth_registry_repo(r, account, repo, 0, &id)) < 0 || (rc = digest_arg(digest)) < 0)
         return rc;
-    if ((rc = META(r)->blob_linked(MI(r), id, digest, &size)) < 0)
+    if ((rc = link_use(r, id, digest, &size)) < 0)
         return rc;
     *out_size = (uint64_t)size;
     if (out_repo_id)
@@ -227,6 +253,12 @@ int berth_registry_blob_open(struct berth_registry *r, const char *account, cons
         return rc;
     rc = BLOBS(r)->open_read(BI(r), digest, out_fd, out_size);
     if (rc == BERTH_ENOTFOUND) {
+        /* Garbage collection may have taken link and bytes since the check (possible only if
+         * this request stalled for half the grace): that is a blob that is gone, a 404. */
+        int64_t id;
+        if (berth_registry_repo(r, account, repo, 0, &id) == 0 &&
+            META(r)->blob_linked(MI(r), id, digest, NULL) == BERTH_ENOTFOUND)
+            return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_BLOB, "blob %s unknown", digest);
         /* Metadata says yes, the disk says no: that is corruption, not a 404. */
         berth_log(BERTH_LOG_ERROR, NULL, "blob %s is linked but missing on disk (run fsck)",
                   digest);
@@ -258,7 +290,12 @@ int berth_registry_blob_mount(struct berth_registry *r, const char *account, con
         return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_BLOB, "blob not mountable");
     if ((rc = berth_registry_repo(r, account, repo, 1, &to_id)) < 0)
         return rc;
-    return META(r)->blob_link(MI(r), to_id, digest, size, NULL);
+    /* The link is created in a transaction that requires the source link: a blob with a link
+     * is never swept, so the mounted blob cannot vanish under the mount. */
+    rc = META(r)->blob_mount(MI(r), to_id, from_id, digest);
+    if (rc == BERTH_ENOTFOUND)
+        return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_BLOB, "blob not mountable");
+    return rc;
 }
 
 /* ---- uploads ---- */
@@ -366,6 +403,16 @@ static int active_add(struct berth_registry *r, const char *id)
 out:
     pthread_mutex_unlock(&r->mu);
     return rc;
+}
+
+int berth_registry_upload_active(struct berth_registry *r, const char *id)
+{
+    int found = 0;
+    pthread_mutex_lock(&r->mu);
+    for (struct berth_active_upload *a = r->active; a && !found; a = a->next)
+        found = strcmp(a->id, id) == 0;
+    pthread_mutex_unlock(&r->mu);
+    return found;
 }
 
 static void active_remove(struct berth_registry *r, struct berth_upload *u)
@@ -490,17 +537,24 @@ int berth_registry_upload_finish(struct berth_registry *r, struct berth_upload *
         return rc;
     }
     writer_close(r, u);
-    /* Bytes durable and in place first; only then the row that makes them visible. */
+    /* Bytes durable and in place first; only then the row that makes them visible. The upload
+     * file is kept until after the row is committed: a garbage collection may remove a blob
+     * nobody links in between, and release puts it back (docs/gc.md). */
     if ((rc = BLOBS(r)->upload_commit(BI(r), u->id, want)) < 0)
         goto fail;
     /* The first stored blob is what creates the repository of an auto-created push. */
     int64_t repo_id;
     if ((rc = berth_registry_repo(r, u->account, u->repo, 1, &repo_id)) < 0)
         goto fail;
-    if ((rc = META(r)->blob_link(MI(r), repo_id, want, (int64_t)u->offset, u->id)) < 0)
+    if ((rc = META(r)->blob_link(MI(r), repo_id, want, (int64_t)u->offset, u->id)) < 0) {
+        /* A session that expired under this request links nothing; its bytes go too. */
+        if (rc == BERTH_ENOTFOUND && berth_err_what() == BERTH_WHAT_UPLOAD)
+            BLOBS(r)->upload_remove(BI(r), u->id);
         goto fail;
-    active_remove(r, u);
-    return 0;
+    }
+    if ((rc = BLOBS(r)->upload_release(BI(r), u->id, want)) < 0)
+        berth_log(BERTH_LOG_ERROR, NULL, "blob %s is linked but could not be stored (run fsck)",
+                  want);
 fail:
     active_remove(r, u);
     return rc;

@@ -27,6 +27,7 @@ struct berth_registry_options {
     size_t manifest_max;    /* bytes */
     int max_active_uploads; /* upload requests streaming at once */
     const char *clock_file; /* tests: "now" comes from this file (NULL/"": real time) */
+    int64_t gc_grace;       /* seconds garbage collection spares an unreferenced blob link */
 };
 
 struct berth_active_upload;
@@ -90,6 +91,10 @@ int berth_registry_image_tags(struct berth_registry *r, const char *account, con
 int berth_registry_tag_immutable(const char *mutability, const char *filters_json, const char *tag);
 
 /* ---- blobs ---- */
+/* A client that finds a blob here may reference it in a manifest without uploading it again.
+ * So finding it also refreshes the link's time when it is older than half the garbage
+ * collection grace (at most one write per link per grace/2), which keeps the link from the
+ * sweep until the manifest arrives; a link the sweep took first is not found. */
 int berth_registry_blob_stat(struct berth_registry *r, const char *account, const char *repo,
                              const char *digest, uint64_t *out_size);
 /* A readable fd (caller closes) of a blob the repository may serve, and the repository's id
@@ -139,6 +144,9 @@ int berth_registry_upload_finish(struct berth_registry *r, struct berth_upload *
                                  const char *digest);
 /* Drops what this request appended (the acknowledged offset stays). Safe to call twice. */
 void berth_registry_upload_abort(struct berth_registry *r, struct berth_upload *u);
+/* Is a request of this process writing or finishing the upload now? (Garbage collection
+ * leaves those sessions alone whatever their age.) */
+int berth_registry_upload_active(struct berth_registry *r, const char *id);
 /* Removes the session and its bytes. */
 int berth_registry_upload_cancel(struct berth_registry *r, const char *account, const char *repo,
                                  const char *id);

@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "gc/gc.h"
 
 static int mkdir_p(const char *path)
 {
@@ -58,6 +59,7 @@ int berth_server_open(struct berth_server *s, const struct berth_config *cfg)
         .manifest_max = (size_t)cfg->max_manifest_size,
         .max_active_uploads = (int)cfg->max_concurrent_uploads,
         .clock_file = cfg->test_clock_file,
+        .gc_grace = cfg->gc_grace,
     };
     berth_registry_init(&s->registry, s->meta, s->blobs, &ro);
     if (cfg->command != BERTH_CMD_SERVE) /* fsck, gc, lifecycle: no identity needed */
@@ -114,6 +116,87 @@ int berth_server_open_admin(struct berth_server *s, const struct berth_config *c
         return rc;
     s->auth_ready = 1;
     return 0;
+}
+
+/* ---- background garbage collection ---- */
+
+static void *gc_main(void *arg)
+{
+    struct berth_server *s = arg;
+    struct berth_gc_options o = {
+        .grace = s->cfg.gc_grace,
+        .upload_ttl = s->cfg.upload_ttl,
+        .stop = &s->gc_stop,
+    };
+    struct timespec next;
+    pthread_mutex_lock(&s->gc_mu);
+    while (!atomic_load(&s->gc_stop)) {
+        clock_gettime(CLOCK_MONOTONIC, &next);
+        next.tv_sec += (time_t)s->cfg.gc_interval;
+        int w = 0;
+        while (!atomic_load(&s->gc_stop) && w != ETIMEDOUT)
+            w = pthread_cond_timedwait(&s->gc_cv, &s->gc_mu, &next);
+        if (atomic_load(&s->gc_stop))
+            break;
+        pthread_mutex_unlock(&s->gc_mu);
+        struct berth_gc_report rep;
+        char line[256];
+        int rc = berth_gc_run(&s->registry, &o, &rep);
+        berth_gc_report_format(&rep, 0, line, sizeof(line));
+        if (rc < 0)
+            berth_log(BERTH_LOG_WARN, NULL, "gc: run failed (%s) after it %s", berth_err_detail(),
+                      line);
+        else
+            berth_log(BERTH_LOG_INFO, NULL, "gc: %s", line);
+        berth_err_clear();
+        pthread_mutex_lock(&s->gc_mu);
+    }
+    pthread_mutex_unlock(&s->gc_mu);
+    return NULL;
+}
+
+static int gc_start(struct berth_server *s)
+{
+    if (s->cfg.gc_interval <= 0)
+        return 0;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->gc_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->gc_mu, NULL);
+    atomic_store(&s->gc_stop, 0);
+    int e = pthread_create(&s->gc_thread, NULL, gc_main, s);
+    if (e != 0) {
+        pthread_cond_destroy(&s->gc_cv);
+        pthread_mutex_destroy(&s->gc_mu);
+        return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot start the gc thread: %s",
+                             strerror(e));
+    }
+    s->gc_started = 1;
+    return 0;
+}
+
+/* Asks a running pass to end and the wait to stop; the thread is joined in close. */
+static void gc_signal_stop(struct berth_server *s)
+{
+    if (!s->gc_started)
+        return;
+    pthread_mutex_lock(&s->gc_mu);
+    atomic_store(&s->gc_stop, 1);
+    pthread_cond_broadcast(&s->gc_cv);
+    pthread_mutex_unlock(&s->gc_mu);
+}
+
+static void gc_join(struct berth_server *s)
+{
+    if (!s->gc_started)
+        return;
+    gc_signal_stop(s);
+    pthread_join(s->gc_thread, NULL);
+    pthread_cond_destroy(&s->gc_cv);
+    pthread_mutex_destroy(&s->gc_mu);
+    s->gc_started = 0;
 }
 
 static double now_s(void)
@@ -223,6 +306,8 @@ int berth_server_run(struct berth_server *s)
     if ((rc = berth_lifecycle_worker_start(&s->lifecycle, &s->registry,
                                            s->cfg.lifecycle_interval)) < 0)
         return rc;
+    if ((rc = gc_start(s)) < 0)
+        return rc;
     char addr[300];
     snprintf(addr, sizeof(addr), "%s", s->cfg.listen);
     char *colon = strrchr(addr, ':');
@@ -242,6 +327,7 @@ int berth_server_run(struct berth_server *s)
               sig == SIGTERM ? "SIGTERM" : "SIGINT", atomic_load(&s->http.in_flight),
               s->cfg.drain_timeout);
     berth_http_quiesce(&s->http);
+    gc_signal_stop(s);
     double deadline = now_s() + (double)s->cfg.drain_timeout;
     while (atomic_load(&s->http.in_flight) > 0 && now_s() < deadline) {
         struct timespec tick = {0, 20 * 1000 * 1000};
@@ -265,6 +351,7 @@ void berth_server_close(struct berth_server *s)
     berth_http_stop(&s->http);
     berth_lifecycle_worker_stop(&s->lifecycle);
     usage_thread_stop(s);
+    gc_join(s);
     if (s->auth_ready)
         berth_auth_dispose(&s->auth);
     s->auth_ready = 0;

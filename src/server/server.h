@@ -7,6 +7,7 @@
 #define BERTH_SERVER_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "auth/auth.h"
 #include "blob/blob.h"
@@ -38,6 +39,12 @@ struct berth_server {
     pthread_cond_t usage_cv;
     int usage_stop;
     int usage_running;
+    /* background garbage collection (every gc-interval seconds; 0: none) */
+    pthread_t gc_thread;
+    int gc_started;
+    pthread_mutex_t gc_mu; /* with gc_cv: the wait between runs, cut short at shutdown */
+    pthread_cond_t gc_cv;
+    atomic_int gc_stop;
 };
 
 /* Opens the stores; for serve and fsck first locks the data directory (one such process at a

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blob/blob.h"
@@ -94,13 +95,22 @@ static void write_upload(struct fixture *f, const char *id, uint64_t offset, con
     f->ops->upload_close(w);
 }
 
-/* Uploads and commits data, returning its digest. */
+/* Uploads, commits and releases data (what a finished upload does around its metadata row),
+ * returning its digest. */
 static void store(struct fixture *f, const char *id, const void *data, size_t len,
                   char digest[BERTH_DIGEST_BUF])
 {
     berth_sha256_oneshot(data, len, digest);
     write_upload(f, id, 0, data, len);
     assert_int_equal(f->ops->upload_commit(f->impl, id, digest), 0);
+    assert_int_equal(f->ops->upload_release(f->impl, id, digest), 0);
+}
+
+static uint64_t upload_bytes(struct fixture *f, const char *id)
+{
+    uint64_t size = 12345;
+    assert_int_equal(f->ops->upload_size(f->impl, id, &size), 0);
+    return size;
 }
 
 /* Reads a whole blob through open_read. */
@@ -150,6 +160,9 @@ static void upload_commit_read(void **state)
     /* Not visible as a blob before the commit. */
     assert_int_equal(f->ops->stat(f->impl, digest, &size), BERTH_ENOTFOUND);
     assert_int_equal(f->ops->upload_commit(f->impl, ID1, digest), 0);
+    /* The upload stays until it is released (after the metadata commit). */
+    assert_int_equal(upload_bytes(f, ID1), sizeof(data) - 1);
+    assert_int_equal(f->ops->upload_release(f->impl, ID1, digest), 0);
 
     assert_int_equal(f->ops->stat(f->impl, digest, &size), 0);
     assert_int_equal(size, sizeof(data) - 1);
@@ -192,10 +205,11 @@ static void commit_existing_keeps_blob(void **state)
     store(f, ID1, data, sizeof(data) - 1, digest);
 
     /* A second upload claiming the same digest (different bytes, as if the caller had erred)
-     * must not replace the committed blob. */
+     * must not replace the committed blob, neither at commit nor at release. */
     const char other[] = "something else entirely";
     write_upload(f, ID2, 0, other, sizeof(other) - 1);
     assert_int_equal(f->ops->upload_commit(f->impl, ID2, digest), 0);
+    assert_int_equal(f->ops->upload_release(f->impl, ID2, digest), 0);
 
     char buf[64];
     size_t n = read_blob(f, digest, buf, sizeof(buf));
@@ -225,6 +239,7 @@ static void reopen_truncates_unacknowledged(void **state)
     char digest[BERTH_DIGEST_BUF];
     berth_sha256_oneshot("012345XYZ", 9, digest);
     assert_int_equal(f->ops->upload_commit(f->impl, ID1, digest), 0);
+    assert_int_equal(f->ops->upload_release(f->impl, ID1, digest), 0);
     char buf[32];
     size_t n = read_blob(f, digest, buf, sizeof(buf));
     assert_int_equal(n, 9);
@@ -282,6 +297,7 @@ static void invalid_upload_ids(void **state)
         assert_null(w);
         assert_int_equal(berth_err_what(), BERTH_WHAT_UPLOAD);
         assert_int_equal(f->ops->upload_commit(f->impl, bad[i], digest), BERTH_EINVALID);
+        assert_int_equal(f->ops->upload_release(f->impl, bad[i], digest), BERTH_EINVALID);
         assert_int_equal(f->ops->upload_remove(f->impl, bad[i]), BERTH_EINVALID);
         assert_int_equal(f->ops->upload_size(f->impl, bad[i], &size), BERTH_EINVALID);
     }
@@ -309,6 +325,7 @@ static void invalid_digests(void **state)
         assert_int_equal(fd, -1);
         assert_int_equal(f->ops->remove(f->impl, bad[i]), BERTH_EINVALID);
         assert_int_equal(f->ops->upload_commit(f->impl, ID1, bad[i]), BERTH_EINVALID);
+        assert_int_equal(f->ops->upload_release(f->impl, ID1, bad[i]), BERTH_EINVALID);
     }
     /* The refused commits left the upload in place. */
     uint64_t size = 0;
@@ -344,8 +361,99 @@ static void remove_upload(void **state)
     assert_int_equal(f->ops->upload_remove(f->impl, ID1), 0);
     char digest[BERTH_DIGEST_BUF];
     berth_sha256_oneshot("abc", 3, digest);
-    assert_true(f->ops->upload_commit(f->impl, ID1, digest) < 0);
+    berth_err_clear();
+    assert_int_equal(f->ops->upload_commit(f->impl, ID1, digest), BERTH_ENOTFOUND);
+    assert_int_equal(berth_err_what(), BERTH_WHAT_UPLOAD);
     assert_int_equal(f->ops->stat(f->impl, digest, &size), BERTH_ENOTFOUND);
+}
+
+/* Garbage collection may remove a blob no metadata row records yet, which is what a blob is
+ * between upload_commit and its row's commit. The kept upload brings it back. */
+static void release_restores_swept_blob(void **state)
+{
+    struct fixture *f = *state;
+    const char data[] = "swept while its row was being written";
+    char digest[BERTH_DIGEST_BUF];
+    berth_sha256_oneshot(data, sizeof(data) - 1, digest);
+    write_upload(f, ID1, 0, data, sizeof(data) - 1);
+    assert_int_equal(f->ops->upload_commit(f->impl, ID1, digest), 0);
+    assert_int_equal(f->ops->remove(f->impl, digest), 0);
+    uint64_t size;
+    assert_int_equal(f->ops->stat(f->impl, digest, &size), BERTH_ENOTFOUND);
+
+    assert_int_equal(f->ops->upload_release(f->impl, ID1, digest), 0);
+    char buf[64];
+    size_t n = read_blob(f, digest, buf, sizeof(buf));
+    assert_int_equal(n, sizeof(data) - 1);
+    assert_memory_equal(buf, data, n);
+    assert_int_equal(upload_bytes(f, ID1), 0);
+    int ok = 0;
+    assert_int_equal(berth_blob_verify(f->s, digest, &size, &ok), 0);
+    assert_true(ok);
+
+    /* The same when the blob existed before the upload (a deduplicated upload). */
+    write_upload(f, ID2, 0, data, sizeof(data) - 1);
+    assert_int_equal(f->ops->upload_commit(f->impl, ID2, digest), 0);
+    assert_int_equal(f->ops->remove(f->impl, digest), 0);
+    assert_int_equal(f->ops->upload_release(f->impl, ID2, digest), 0);
+    n = read_blob(f, digest, buf, sizeof(buf));
+    assert_int_equal(n, sizeof(data) - 1);
+    assert_memory_equal(buf, data, n);
+    assert_int_equal(upload_bytes(f, ID2), 0);
+
+    /* Releasing twice, or releasing an upload that is gone while the blob is stored, is fine;
+     * with neither the blob nor the upload there, the bytes are lost and release says so. */
+    assert_int_equal(f->ops->upload_release(f->impl, ID2, digest), 0);
+    assert_int_equal(f->ops->remove(f->impl, digest), 0);
+    assert_int_equal(f->ops->upload_release(f->impl, ID2, digest), BERTH_EIO);
+}
+
+/* The bytes commit placed and the upload are one file: removing the upload name (an expiry
+ * racing the commit) leaves the blob whole. */
+static void commit_survives_upload_removal(void **state)
+{
+    struct fixture *f = *state;
+    const char data[] = "one inode, two names";
+    char digest[BERTH_DIGEST_BUF];
+    berth_sha256_oneshot(data, sizeof(data) - 1, digest);
+    write_upload(f, ID1, 0, data, sizeof(data) - 1);
+    assert_int_equal(f->ops->upload_commit(f->impl, ID1, digest), 0);
+    assert_int_equal(f->ops->upload_remove(f->impl, ID1), 0);
+    assert_int_equal(f->ops->upload_release(f->impl, ID1, digest), 0);
+    char buf[64];
+    size_t n = read_blob(f, digest, buf, sizeof(buf));
+    assert_int_equal(n, sizeof(data) - 1);
+    assert_memory_equal(buf, data, n);
+}
+
+static void mtimes(void **state)
+{
+    struct fixture *f = *state;
+    int64_t t = 0;
+    char digest[BERTH_DIGEST_BUF];
+    berth_sha256_oneshot("aged", 4, digest);
+    berth_err_clear();
+    assert_int_equal(f->ops->mtime(f->impl, digest, &t), BERTH_ENOTFOUND);
+    assert_int_equal(berth_err_what(), BERTH_WHAT_BLOB);
+    assert_int_equal(f->ops->upload_mtime(f->impl, ID1, &t), BERTH_ENOTFOUND);
+    assert_int_equal(f->ops->upload_mtime(f->impl, "../x", &t), BERTH_EINVALID);
+    assert_int_equal(f->ops->mtime(f->impl, "sha256:abc", &t), BERTH_EINVALID);
+
+    /* An upload last written long ago... */
+    write_upload(f, ID1, 0, "aged", 4);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/uploads/%s", f->dir, ID1);
+    struct timespec old[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+    assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+    assert_int_equal(f->ops->upload_mtime(f->impl, ID1, &t), 0);
+    assert_int_equal(t, 1000000000);
+
+    /* ...becomes a blob that is new: its age counts from the commit. */
+    int64_t before = (int64_t)time(NULL);
+    assert_int_equal(f->ops->upload_commit(f->impl, ID1, digest), 0);
+    assert_int_equal(f->ops->mtime(f->impl, digest, &t), 0);
+    assert_true(t >= before);
+    assert_int_equal(f->ops->upload_release(f->impl, ID1, digest), 0);
 }
 
 struct seen {
@@ -516,6 +624,7 @@ static void large_blob(void **state)
     char digest[BERTH_DIGEST_BUF];
     berth_sha256_oneshot(data, SIZE, digest);
     assert_int_equal(f->ops->upload_commit(f->impl, ID1, digest), 0);
+    assert_int_equal(f->ops->upload_release(f->impl, ID1, digest), 0);
     uint64_t size = 0;
     int ok = 0;
     assert_int_equal(berth_blob_verify(f->s, digest, &size, &ok), 0);
@@ -577,6 +686,9 @@ int main(void)
         T(invalid_digests),
         T(remove_blob),
         T(remove_upload),
+        T(release_restores_swept_blob),
+        T(commit_survives_upload_removal),
+        T(mtimes),
         T(iterate_blobs),
         T(iterate_repeatable),
         T(iterate_uploads),

@@ -4,10 +4,14 @@
  *   blobs/sha256/<first 2 hex>/<64 hex>   committed blobs, read-only, never rewritten
  *   uploads/<upload id>                    bytes of an upload in progress
  *
- * Commit = fsync(upload) -> rename into blobs/ -> fsync(the blob's directory). The rename is
- * atomic, so a crash leaves either the whole blob or only the upload file (which fsck and a
- * later expiry remove). Paths are built only from validated digests and from upload ids that
- * the server generated (32 hex), never from other user input.
+ * Commit = fsync(upload) -> hard link into blobs/ -> fsync(the blob's directory); the upload
+ * file stays until upload_release, after the metadata row is committed, so a garbage
+ * collection that removes the blob in between cannot lose the bytes (docs/gc.md). linkat is
+ * atomic and never replaces an existing name, so a crash leaves either the whole blob or none,
+ * plus the upload file (which fsck and the upload expiry remove), and two uploads of the same
+ * content cannot overwrite each other. Directories are never removed, so creating a blob never
+ * races a removal of its directory. Paths are built only from validated digests and from
+ * upload ids that the server generated (32 hex), never from other user input.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -116,6 +120,23 @@ static int fs_remove(void *impl, const char *digest)
         return rc;
     if (unlinkat(fs->blobs_fd, rel, 0) < 0 && errno != ENOENT)
         return io_error("remove", digest);
+    return 0;
+}
+
+static int fs_mtime(void *impl, const char *digest, int64_t *out_mtime)
+{
+    struct fs *fs = impl;
+    char rel[80];
+    struct stat st;
+    int rc = rel_path(digest, rel);
+    if (rc < 0)
+        return rc;
+    if (fstatat(fs->blobs_fd, rel, &st, 0) < 0) {
+        if (errno == ENOENT)
+            return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_BLOB, "blob %s not stored", digest);
+        return io_error("stat", digest);
+    }
+    *out_mtime = (int64_t)st.st_mtime;
     return 0;
 }
 
@@ -250,6 +271,30 @@ static int sync_dir(int dirfd, const char *rel)
     return r;
 }
 
+/* Hard-links the (already fsynced) upload under rel and makes the new name durable. EEXIST is
+ * success: the blob is stored, and a committed blob is never rewritten. */
+static int link_blob(struct fs *fs, const char *id, const char *rel, const char *digest)
+{
+    char prefix[3] = {rel[0], rel[1], '\0'};
+    int created = 0;
+    if (mkdirat(fs->blobs_fd, prefix, 0755) == 0)
+        created = 1;
+    else if (errno != EEXIST)
+        return io_error("mkdir", prefix);
+    if (created && fsync(fs->blobs_fd) < 0)
+        return io_error("sync", "blobs");
+    if (linkat(fs->uploads_fd, id, fs->blobs_fd, rel, 0) < 0) {
+        if (errno == EEXIST)
+            return 0;
+        if (errno == ENOENT)
+            return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %s has no data", id);
+        return io_error("commit", digest);
+    }
+    if (sync_dir(fs->blobs_fd, prefix) < 0)
+        return io_error("sync", prefix);
+    return 0;
+}
+
 static int fs_upload_commit(void *impl, const char *id, const char *digest)
 {
     struct fs *fs = impl;
@@ -260,33 +305,44 @@ static int fs_upload_commit(void *impl, const char *id, const char *digest)
     if (!id_ok(id))
         return berth_err_set(BERTH_EINVALID, BERTH_WHAT_UPLOAD, "invalid upload id");
     int fd = openat(fs->uploads_fd, id, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %s has no data", id);
         return io_error("open upload", id);
+    }
+    /* The commit is the file's birth as a blob: garbage collection measures its grace for
+     * blobs without a metadata row from here, not from the upload's last write. */
     int r = fsync(fd);
+    if (r == 0)
+        futimens(fd, NULL);
     close(fd);
     if (r < 0)
         return io_error("sync upload", id);
+    return link_blob(fs, id, rel, digest);
+}
 
+static int fs_upload_release(void *impl, const char *id, const char *digest)
+{
+    struct fs *fs = impl;
+    char rel[80];
     struct stat st;
-    if (fstatat(fs->blobs_fd, rel, &st, 0) == 0) {
-        /* Already stored (deduplicated): never rewrite a committed blob. */
-        unlinkat(fs->uploads_fd, id, 0);
-        return 0;
+    int rc = rel_path(digest, rel);
+    if (rc < 0)
+        return rc;
+    if (!id_ok(id))
+        return berth_err_set(BERTH_EINVALID, BERTH_WHAT_UPLOAD, "invalid upload id");
+    if (fstatat(fs->blobs_fd, rel, &st, 0) < 0) {
+        if (errno != ENOENT)
+            return io_error("stat", digest);
+        /* A sweep removed the blob between commit and the metadata row: put it back. The
+         * upload was fsynced by upload_commit. */
+        if ((rc = link_blob(fs, id, rel, digest)) < 0)
+            return rc == BERTH_ENOTFOUND ? io_error("restore", digest) : rc;
     }
-    char prefix[3] = {rel[0], rel[1], '\0'};
-    int created = 0;
-    if (mkdirat(fs->blobs_fd, prefix, 0755) == 0)
-        created = 1;
-    else if (errno != EEXIST)
-        return io_error("mkdir", prefix);
-    if (created && fsync(fs->blobs_fd) < 0)
-        return io_error("sync", "blobs");
-    if (renameat(fs->uploads_fd, id, fs->blobs_fd, rel) < 0)
-        return io_error("commit", digest);
-    if (sync_dir(fs->blobs_fd, prefix) < 0)
-        return io_error("sync", prefix);
-    if (fsync(fs->uploads_fd) < 0)
-        return io_error("sync", "uploads");
+    /* The blob is stored and its row committed: an upload file left behind (this unlink
+     * failing, or lost in a power failure) is only an upload without a session, which garbage
+     * collection removes. So no fsync, and no error for the client. */
+    unlinkat(fs->uploads_fd, id, 0);
     return 0;
 }
 
@@ -314,6 +370,21 @@ static int fs_upload_size(void *impl, const char *id, uint64_t *out_size)
         return io_error("stat upload", id);
     }
     *out_size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int fs_upload_mtime(void *impl, const char *id, int64_t *out_mtime)
+{
+    struct fs *fs = impl;
+    struct stat st;
+    if (!id_ok(id))
+        return berth_err_set(BERTH_EINVALID, BERTH_WHAT_UPLOAD, "invalid upload id");
+    if (fstatat(fs->uploads_fd, id, &st, 0) < 0) {
+        if (errno == ENOENT)
+            return berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %s has no data", id);
+        return io_error("stat upload", id);
+    }
+    *out_mtime = (int64_t)st.st_mtime;
     return 0;
 }
 
@@ -356,13 +427,16 @@ static const struct berth_blob_ops fs_ops = {
     .open_read = fs_open_read,
     .remove = fs_remove,
     .iterate = fs_iterate,
+    .mtime = fs_mtime,
     .upload_open = fs_upload_open,
     .upload_write = fs_upload_write,
     .upload_sync = fs_upload_sync,
     .upload_close = fs_upload_close,
     .upload_commit = fs_upload_commit,
+    .upload_release = fs_upload_release,
     .upload_remove = fs_upload_remove,
     .upload_size = fs_upload_size,
+    .upload_mtime = fs_upload_mtime,
     .upload_iterate = fs_upload_iterate,
 };
 
@@ -397,8 +471,7 @@ int berth_blob_fs_open(struct berth_blob_store **out, const char *dir)
         goto fail;
     }
     snprintf(path, sizeof(path), "%s/blobs/sha256", dir);
-    if (mkdir_p(path) < 0 ||
-        (fs->blobs_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+    if (mkdir_p(path) < 0 || (fs->blobs_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
         rc = io_error("cannot open blob directory", path);
         goto fail;
     }

@@ -26,8 +26,10 @@ const char *const msq_stmt_sql[ST_COUNT] = {
                      "ORDER BY name LIMIT ?3",
     [ST_BLOB_INSERT] = "INSERT INTO blobs(digest, size, created_at) VALUES (?1, ?2, ?3) "
                        "ON CONFLICT(digest) DO NOTHING",
+    /* An existing link is refreshed: garbage collection's grace counts from the last upload or
+     * mount (docs/gc.md). */
     [ST_LINK_INSERT] = "INSERT INTO repo_blobs(repo_id, digest, linked_at) VALUES (?1, ?2, ?3) "
-                       "ON CONFLICT DO NOTHING",
+                       "ON CONFLICT(repo_id, digest) DO UPDATE SET linked_at = excluded.linked_at",
     [ST_LINK_GET] = "SELECT b.size FROM repo_blobs r JOIN blobs b ON b.digest = r.digest "
                     "WHERE r.repo_id = ?1 AND r.digest = ?2",
     [ST_LINK_DELETE] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
@@ -180,6 +182,27 @@ const char *const msq_stmt_sql[ST_COUNT] = {
                            "JOIN repositories r ON r.id = p.repo_id "
                            "WHERE p.status = 'IN_PROGRESS' ORDER BY p.started_at",
     /* garbage collection (gc.c) */
+    [ST_GC_LINK_TIME] = "SELECT b.size, r.linked_at FROM repo_blobs r JOIN blobs b "
+                        "ON b.digest = r.digest WHERE r.repo_id = ?1 AND r.digest = ?2",
+    [ST_GC_LINK_TOUCH] = "UPDATE repo_blobs SET linked_at = ?3 WHERE repo_id = ?1 AND digest = ?2",
+    /* Any kind of reference keeps a link: an index entry (kind 1) may be satisfied by a blob
+     * link (ref_exists falls back to it). */
+    [ST_GC_LINKS] = "SELECT l.repo_id, l.digest FROM repo_blobs l WHERE l.linked_at < ?1 "
+                    "AND NOT EXISTS (SELECT 1 FROM manifest_refs m WHERE m.repo_id = l.repo_id "
+                    "AND m.child_digest = l.digest) ORDER BY l.repo_id, l.digest",
+    [ST_GC_LINK_DELETE] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2 "
+                          "AND linked_at < ?3 AND NOT EXISTS (SELECT 1 FROM manifest_refs m "
+                          "WHERE m.repo_id = ?1 AND m.child_digest = ?2)",
+    [ST_GC_BLOBS] = "SELECT b.digest, b.size FROM blobs b WHERE b.created_at < ?1 "
+                    "AND NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest "
+                    "AND (l.linked_at >= ?1 OR EXISTS (SELECT 1 FROM manifest_refs m "
+                    "WHERE m.repo_id = l.repo_id AND m.child_digest = l.digest))) "
+                    "ORDER BY b.digest",
+    [ST_GC_BLOB_CHECK] = "SELECT b.size FROM blobs b WHERE b.digest = ?1 AND b.created_at < ?2 "
+                         "AND NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = ?1)",
+    [ST_GC_UPLOADS] = "SELECT id FROM uploads WHERE updated_at < ?1 ORDER BY id",
+    [ST_GC_UPLOAD_CHECK] = "SELECT 1 FROM uploads WHERE id = ?1 AND updated_at < ?2",
+    [ST_GC_UPLOAD_EXISTS] = "SELECT 1 FROM uploads WHERE id = ?1",
     /* storage accounting (usage.c) */
     /* Counts add up; the SELECT drops counts of a repository deleted since they were taken
      * (its rows went with it, and the foreign key would fail the whole batch). */
@@ -476,6 +499,11 @@ static int blob_link(void *impl, int64_t repo_id, const char *digest, int64_t si
         msq_bind_text(st, 1, upload_id);
         if ((rc = msq_step_done(c, st)) < 0)
             goto fail;
+        /* Expired under the request: its bytes may be gone with it, so link nothing. */
+        if (sqlite3_changes(c->db) == 0) {
+            rc = berth_err_set(BERTH_ENOTFOUND, BERTH_WHAT_UPLOAD, "upload %s expired", upload_id);
+            goto fail;
+        }
     }
     return msq_commit(c);
 fail:
@@ -1234,6 +1262,17 @@ static const struct berth_meta_ops sqlite_ops = {
     .lc_preview_finish = msq_lc_preview_finish,
     .lc_preview_pending = msq_lc_preview_pending,
     /* garbage collection */
+    .blob_link_time = msq_blob_link_time,
+    .blob_link_touch = msq_blob_link_touch,
+    .blob_mount = msq_blob_mount,
+    .gc_links = msq_gc_links,
+    .gc_link_delete = msq_gc_link_delete,
+    .gc_blobs = msq_gc_blobs,
+    .gc_blob_delete = msq_gc_blob_delete,
+    .gc_orphan_delete = msq_gc_orphan_delete,
+    .gc_uploads = msq_gc_uploads,
+    .gc_upload_delete = msq_gc_upload_delete,
+    .gc_upload_orphan_delete = msq_gc_upload_orphan_delete,
     /* storage accounting */
     .usage_add = msq_usage_add,
     .repo_stored_bytes = msq_repo_stored_bytes,

@@ -89,6 +89,15 @@ enum stmt_id {
     ST_PREVIEW_FINISH,
     ST_PREVIEW_PENDING,
     /* garbage collection (gc.c) */
+    ST_GC_LINK_TIME,
+    ST_GC_LINK_TOUCH,
+    ST_GC_LINKS,
+    ST_GC_LINK_DELETE,
+    ST_GC_BLOBS,
+    ST_GC_BLOB_CHECK,
+    ST_GC_UPLOADS,
+    ST_GC_UPLOAD_CHECK,
+    ST_GC_UPLOAD_EXISTS,
     /* storage accounting (usage.c) */
     ST_USAGE_ADD,
     ST_USAGE_REPO_STORED,
@@ -193,6 +202,23 @@ int msq_lc_preview_finish(void *impl, int64_t repo_id, const char *status, const
 int msq_lc_preview_pending(void *impl, struct berth_meta_repo_ref_list *out);
 
 /* gc.c */
+int msq_blob_link_time(void *impl, int64_t repo_id, const char *digest, int64_t *out_size,
+                       int64_t *out_linked_at);
+int msq_blob_link_touch(void *impl, int64_t repo_id, const char *digest, int64_t now);
+int msq_blob_mount(void *impl, int64_t repo_id, int64_t from_id, const char *digest);
+int msq_gc_links(void *impl, int64_t before, berth_meta_link_cb cb, void *ctx);
+int msq_gc_link_delete(void *impl, int64_t repo_id, const char *digest, int64_t before,
+                       int *out_deleted);
+int msq_gc_blobs(void *impl, int64_t before, berth_meta_blob_cb cb, void *ctx);
+int msq_gc_blob_delete(void *impl, const char *digest, int64_t before,
+                       berth_meta_gc_remove_cb remove, void *ctx, int64_t *out_size);
+int msq_gc_orphan_delete(void *impl, const char *digest, berth_meta_gc_remove_cb remove, void *ctx,
+                         int *out_removed);
+int msq_gc_uploads(void *impl, int64_t before, berth_meta_upload_cb cb, void *ctx);
+int msq_gc_upload_delete(void *impl, const char *id, int64_t before, berth_meta_gc_remove_cb remove,
+                         void *ctx, int *out_removed);
+int msq_gc_upload_orphan_delete(void *impl, const char *id, berth_meta_gc_remove_cb remove,
+                                void *ctx, int *out_removed);
 
 /* usage.c */
 int msq_usage_add(void *impl, const struct berth_meta_usage_delta *d, size_t n);

@@ -1,4 +1,4 @@
--- 005: storage accounting. Pulls and bytes served per repository per day (days since the
+-- 004: storage accounting. Pulls and bytes served per repository per day (days since the
 -- epoch on the registry's clock, UTC). The server counts in memory and adds its counts here
 -- every few seconds, so a pull never waits for this table. Stored and physical bytes need no
 -- table: they are sums over repo_blobs, blobs and manifests.
