@@ -96,39 +96,48 @@ fail:
     return rc;
 }
 
-/* ---- candidate lists: collected first, so the callbacks may write through the store ---- */
+/* ---- candidate lists ---- */
 
-int msq_gc_links(void *impl, int64_t before, berth_meta_link_cb cb, void *ctx)
+/* Runs a candidate query bound to `before` and collects its (digest, number) rows, so the
+ * callbacks run after the statement is done and may write through the store. */
+static int collect(struct conn *c, enum stmt_id id, int64_t before, int digest_col, int num_col,
+                   struct berth_strlist *digests, int64_t **nums, const char *what)
 {
-    CONN(impl, c);
     sqlite3_stmt *st;
-    int rc = msq_stmt(c, ST_GC_LINKS, &st);
+    int rc = msq_stmt(c, id, &st);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, 1, before);
-    struct berth_strlist digests = {0};
-    int64_t *repos = NULL;
     size_t cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (digests.n == cap) {
+        if (digests->n == cap) {
             cap = cap ? cap * 2 : 64;
-            int64_t *p = realloc(repos, cap * sizeof(*repos));
+            int64_t *p = realloc(*nums, cap * sizeof(**nums));
             if (!p) {
                 rc = berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
                 break;
             }
-            repos = p;
+            *nums = p;
         }
-        repos[digests.n] = sqlite3_column_int64(st, 0);
-        if (berth_strlist_push(&digests, (const char *)sqlite3_column_text(st, 1)) < 0) {
+        (*nums)[digests->n] = sqlite3_column_int64(st, num_col);
+        if (berth_strlist_push(digests, (const char *)sqlite3_column_text(st, digest_col)) < 0) {
             rc = berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
             break;
         }
     }
     msq_done(st);
     if (rc == 0 && r != SQLITE_DONE)
-        rc = msq_db_error(c->db, "gc links");
+        rc = msq_db_error(c->db, what);
+    return rc;
+}
+
+int msq_gc_links(void *impl, int64_t before, berth_meta_link_cb cb, void *ctx)
+{
+    CONN(impl, c);
+    struct berth_strlist digests = {0};
+    int64_t *repos = NULL;
+    int rc = collect(c, ST_GC_LINKS, before, 1, 0, &digests, &repos, "gc links");
     for (size_t i = 0; rc == 0 && i < digests.n; i++)
         rc = cb(ctx, repos[i], digests.items[i]);
     free(repos);
@@ -139,34 +148,9 @@ int msq_gc_links(void *impl, int64_t before, berth_meta_link_cb cb, void *ctx)
 int msq_gc_blobs(void *impl, int64_t before, berth_meta_blob_cb cb, void *ctx)
 {
     CONN(impl, c);
-    sqlite3_stmt *st;
-    int rc = msq_stmt(c, ST_GC_BLOBS, &st);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(st, 1, before);
     struct berth_strlist digests = {0};
     int64_t *sizes = NULL;
-    size_t cap = 0;
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (digests.n == cap) {
-            cap = cap ? cap * 2 : 64;
-            int64_t *p = realloc(sizes, cap * sizeof(*sizes));
-            if (!p) {
-                rc = berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
-                break;
-            }
-            sizes = p;
-        }
-        sizes[digests.n] = sqlite3_column_int64(st, 1);
-        if (berth_strlist_push(&digests, (const char *)sqlite3_column_text(st, 0)) < 0) {
-            rc = berth_err_set(BERTH_ENOMEM, BERTH_WHAT_NONE, "out of memory");
-            break;
-        }
-    }
-    msq_done(st);
-    if (rc == 0 && r != SQLITE_DONE)
-        rc = msq_db_error(c->db, "gc blobs");
+    int rc = collect(c, ST_GC_BLOBS, before, 0, 1, &digests, &sizes, "gc blobs");
     for (size_t i = 0; rc == 0 && i < digests.n; i++)
         rc = cb(ctx, digests.items[i], sizes[i]);
     free(sizes);
