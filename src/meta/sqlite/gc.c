@@ -266,8 +266,10 @@ fail:
     return rc;
 }
 
-int msq_gc_orphan_delete(void *impl, const char *digest, berth_meta_gc_remove_cb remove, void *ctx,
-                         int *out_removed)
+/* Removes the bytes named `key` when the statement finds no row for it, in one transaction so
+ * no writer can add the row between the check and the removal. */
+static int orphan_delete(void *impl, enum stmt_id exists, const char *key,
+                         berth_meta_gc_remove_cb remove, void *ctx, int *out_removed)
 {
     CONN(impl, c);
     *out_removed = 0;
@@ -275,9 +277,9 @@ int msq_gc_orphan_delete(void *impl, const char *digest, berth_meta_gc_remove_cb
     int rc = msq_begin(c);
     if (rc < 0)
         return rc;
-    if ((rc = probe(c, ST_BLOB_GET, digest, 0, 0, &found, NULL)) < 0 || found)
+    if ((rc = probe(c, exists, key, 0, 0, &found, NULL)) < 0 || found)
         goto fail;
-    if ((rc = remove(ctx, digest, &removed)) < 0 || !removed)
+    if ((rc = remove(ctx, key, &removed)) < 0 || !removed)
         goto fail;
     if ((rc = msq_commit(c)) < 0)
         return rc;
@@ -286,6 +288,12 @@ int msq_gc_orphan_delete(void *impl, const char *digest, berth_meta_gc_remove_cb
 fail:
     msq_rollback(c);
     return rc;
+}
+
+int msq_gc_orphan_delete(void *impl, const char *digest, berth_meta_gc_remove_cb remove, void *ctx,
+                         int *out_removed)
+{
+    return orphan_delete(impl, ST_BLOB_GET, digest, remove, ctx, out_removed);
 }
 
 int msq_gc_upload_delete(void *impl, const char *id, int64_t before, berth_meta_gc_remove_cb remove,
@@ -313,21 +321,5 @@ fail:
 int msq_gc_upload_orphan_delete(void *impl, const char *id, berth_meta_gc_remove_cb remove,
                                 void *ctx, int *out_removed)
 {
-    CONN(impl, c);
-    *out_removed = 0;
-    int found = 0, removed = 0;
-    int rc = msq_begin(c);
-    if (rc < 0)
-        return rc;
-    if ((rc = probe(c, ST_GC_UPLOAD_EXISTS, id, 0, 0, &found, NULL)) < 0 || found)
-        goto fail;
-    if ((rc = remove(ctx, id, &removed)) < 0 || !removed)
-        goto fail;
-    if ((rc = msq_commit(c)) < 0)
-        return rc;
-    *out_removed = 1;
-    return 0;
-fail:
-    msq_rollback(c);
-    return rc;
+    return orphan_delete(impl, ST_GC_UPLOAD_EXISTS, id, remove, ctx, out_removed);
 }
