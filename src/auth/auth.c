@@ -307,22 +307,32 @@ int berth_auth_init(struct berth_auth *a, struct berth_meta *meta,
     a->token_ttl = o->token_ttl > 0 ? o->token_ttl : BERTH_TOKEN_TTL;
     snprintf(a->account, sizeof(a->account), "%s", o->account);
     snprintf(a->region, sizeof(a->region), "%s", o->region);
-    int rc = master_key_load(o->data_dir, a->master);
+    int rc = berth_auth_cache_new(&a->cache);
     if (rc < 0)
         return rc;
+    if ((rc = master_key_load(o->data_dir, a->master)) < 0)
+        goto fail;
     /* Tokens get their own key, derived so a token never doubles as a sealing key. */
     unsigned int n = 0;
     if (!HMAC(EVP_sha256(), a->master, 32, (const unsigned char *)"berth registry tokens", 21,
-              a->token_key, &n))
-        return berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot derive the token key");
+              a->token_key, &n)) {
+        rc = berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "cannot derive the token key");
+        goto fail;
+    }
     if ((rc = meta->ops->account_ensure(meta->impl, a->account)) < 0 ||
-        (rc = meta->ops->account_adopt(meta->impl, a->account)) < 0)
-        return rc;
-    return bootstrap_admin(a, o, announce);
+        (rc = meta->ops->account_adopt(meta->impl, a->account)) < 0 ||
+        (rc = bootstrap_admin(a, o, announce)) < 0)
+        goto fail;
+    return 0;
+fail:
+    berth_auth_dispose(a);
+    return rc;
 }
 
 void berth_auth_dispose(struct berth_auth *a)
 {
+    berth_auth_cache_free(a->cache);
+    a->cache = NULL;
     OPENSSL_cleanse(a->master, sizeof(a->master));
     OPENSSL_cleanse(a->token_key, sizeof(a->token_key));
 }
@@ -437,6 +447,8 @@ int berth_auth_token_verify(struct berth_auth *a, const char *password, time_t n
     if (rc == BERTH_ENOTFOUND)
         return berth_err_set(BERTH_EDENIED, BERTH_WHAT_NONE,
                              "the access key behind this token was revoked");
+    if (rc == 0)
+        out->expires = exp;
     return rc;
 }
 

@@ -35,8 +35,11 @@ struct berth_auth_options {
     long long token_ttl;    /* seconds; 0: BERTH_TOKEN_TTL */
 };
 
+struct berth_auth_cache;
+
 struct berth_auth {
-    struct berth_meta *meta; /* borrowed */
+    struct berth_meta *meta;        /* borrowed */
+    struct berth_auth_cache *cache; /* owned; allowed OCI decisions (cache.c) */
     char account[BERTH_ACCOUNT_BUF];
     char region[BERTH_REGION_BUF];
     int enabled;
@@ -52,7 +55,8 @@ struct berth_principal {
     int64_t user_id;
     int is_admin;
     char key_id[129];
-    char arn[160]; /* arn:aws:iam::<account>:user/<name> (root for the admin) */
+    char arn[160];     /* arn:aws:iam::<account>:user/<name> (root for the admin) */
+    long long expires; /* a registry token's expiry (epoch seconds); 0 for other credentials */
 };
 
 /* Loads (or on first start creates) the master key, the default account and its admin key.
@@ -107,6 +111,21 @@ int berth_auth_presigned_ok(const struct berth_auth *a, const char *account, con
  * itself)? 0 or BERTH_EDENIED with a message naming the action and resource. */
 int berth_auth_authorize(struct berth_auth *a, const struct berth_principal *p, const char *action,
                          const char *repo_account, const char *repo_name, const char *source_ip);
+
+/* ---- cached decisions (cache.c) ---- */
+/* The OCI gate's fast path for registry tokens (token "" for anonymous callers). get: 1 and
+ * *out filled when an allowed answer to exactly this question is cached, was made under the
+ * current auth epoch and its token has not expired; 0 otherwise. Either way *epoch is the
+ * epoch read before any decision, which put needs (-1: nothing may be cached). put: remember
+ * that p was allowed; call it only after berth_auth_authorize allowed p. */
+int berth_auth_cache_new(struct berth_auth_cache **out);
+void berth_auth_cache_free(struct berth_auth_cache *c);
+int berth_auth_cache_get(struct berth_auth *a, const char *token, const char *action,
+                         const char *account, const char *repo, const char *ip, time_t now,
+                         struct berth_principal *out, int64_t *epoch);
+void berth_auth_cache_put(struct berth_auth *a, const char *token, const char *action,
+                          const char *account, const char *repo, const char *ip, int64_t epoch,
+                          const struct berth_principal *p);
 
 /* arn:aws:ecr:<region>:<account>:repository/<name> */
 void berth_auth_repo_arn(const struct berth_auth *a, const char *account, const char *name,

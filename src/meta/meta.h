@@ -251,6 +251,11 @@ struct berth_meta_ops {
     int (*policy_attach)(void *impl, int64_t user_id, const char *account, const char *name);
     /* The documents of every policy attached to the user. */
     int (*user_policies)(void *impl, int64_t user_id, struct berth_strlist *out);
+    /* A counter that moves (in the same transaction) whenever anything an access decision
+     * reads changes: accounts, users, keys, identity policies and attachments, repository and
+     * registry policies, repositories removed. Decisions cached under one value stay right
+     * while it holds. NULL in a store that keeps none: nothing may be cached. */
+    int (*auth_epoch)(void *impl, int64_t *out);
 
     /* Records the blob globally (if new) and links it to the repository, or refreshes the
      * link's time when it exists (garbage collection counts its grace from there); when

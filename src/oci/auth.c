@@ -5,6 +5,7 @@
  * the route's ECR action is allowed. 401 asks for credentials; 403 refuses the ones given.
  */
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,16 +48,14 @@ static void unauthorized(struct berth_req *req, const char *message)
     oci_error_code(req, 401, "UNAUTHORIZED", message);
 }
 
-/* Authorization: Basic base64(AWS:<token>) -> principal. 0, or -1 after responding. */
-static int authenticate(struct berth_req *req, struct berth_principal *p)
+/* Authorization: Basic base64(AWS:<token>) -> the token in tok (cap >= 800), or ""
+ * when the request carries no credentials. 0, or -1 after responding. */
+static int basic_token(struct berth_req *req, char *tok, size_t cap)
 {
-    struct berth_oci_ctx *ctx = oci_ctx(req);
     const char *h = berth_req_header(req, "Authorization");
-    memset(p, 0, sizeof(*p));
-    if (!h) {
-        p->anonymous = 1;
+    tok[0] = '\0';
+    if (!h)
         return 0;
-    }
     if (strncasecmp(h, "Basic ", 6) != 0) {
         unauthorized(req, "use Basic credentials: the user AWS and a registry token");
         return -1;
@@ -82,13 +81,29 @@ static int authenticate(struct berth_req *req, struct berth_principal *p)
     }
     dec[dl] = '\0';
     char *colon = strchr((char *)dec, ':');
-    if (!colon || colon - (char *)dec != 3 || memcmp(dec, "AWS", 3) != 0) {
-        unauthorized(req, "the user name must be AWS and the password a registry token");
+    int ok = colon && colon - (char *)dec == 3 && memcmp(dec, "AWS", 3) == 0;
+    int empty = ok && !colon[1];
+    if (ok && !empty)
+        snprintf(tok, cap, "%s", colon + 1); /* fits: dec is no larger than tok */
+    OPENSSL_cleanse(dec, sizeof(dec));
+    if (!ok || empty) {
+        unauthorized(req, empty ? "not a Berth registry token"
+                                : "the user name must be AWS and the password a registry token");
         return -1;
     }
-    int rc = berth_auth_token_verify(ctx->auth, colon + 1, time(NULL), p);
-    memset(dec, 0, sizeof(dec));
-    if (rc < 0) {
+    return 0;
+}
+
+/* The token (or none) -> principal. 0, or -1 after responding. */
+static int authenticate(struct berth_req *req, const char *tok, struct berth_principal *p)
+{
+    struct berth_oci_ctx *ctx = oci_ctx(req);
+    memset(p, 0, sizeof(*p));
+    if (!tok[0]) {
+        p->anonymous = 1;
+        return 0;
+    }
+    if (berth_auth_token_verify(ctx->auth, tok, time(NULL), p) < 0) {
         unauthorized(req, berth_err_detail());
         return -1;
     }
@@ -104,6 +119,34 @@ int oci_authorize(struct berth_req *req, const char *action, const char *repo)
     char ip[64];
     berth_req_remote(req, ip, sizeof(ip));
     return berth_auth_authorize(ctx->auth, p, action, req->scope, repo, ip);
+}
+
+/* Authenticates the token and authorizes the route's action, through the decision cache. */
+static int gate_token(struct berth_req *req, const struct berth_route *rt, const char *tok,
+                      struct berth_principal *p)
+{
+    struct berth_oci_ctx *ctx = oci_ctx(req);
+    /* <name> is the first parameter of every route that has one */
+    const char *repo = req->nparam > 0 ? req->param[0] : NULL;
+    char ip[64];
+    berth_req_remote(req, ip, sizeof(ip));
+    int64_t epoch = -1;
+    if (rt->action && berth_auth_cache_get(ctx->auth, tok, rt->action, req->scope, repo, ip,
+                                           time(NULL), p, &epoch) == 1)
+        return 0;
+    if (authenticate(req, tok, p) < 0)
+        return -1;
+    if (!rt->action) /* the version check: any valid credentials */
+        return p->anonymous ? (unauthorized(req, "authentication required"), -1) : 0;
+    if (berth_auth_authorize(ctx->auth, p, rt->action, req->scope, repo, ip) == 0) {
+        berth_auth_cache_put(ctx->auth, tok, rt->action, req->scope, repo, ip, epoch, p);
+        return 0;
+    }
+    if (p->anonymous)
+        unauthorized(req, "authentication required");
+    else
+        oci_error_code(req, 403, "DENIED", berth_err_detail());
+    return -1;
 }
 
 int berth_oci_gate(struct berth_req *req, const struct berth_route *rt)
@@ -134,17 +177,10 @@ int berth_oci_gate(struct berth_req *req, const struct berth_route *rt)
         oci_error_code(req, 403, "DENIED", berth_err_detail());
         return -1;
     }
-    if (authenticate(req, p) < 0)
+    char tok[800];
+    if (basic_token(req, tok, sizeof(tok)) < 0)
         return -1;
-    if (!rt->action) /* the version check: any valid credentials */
-        return p->anonymous ? (unauthorized(req, "authentication required"), -1) : 0;
-    /* <name> is the first parameter of every route that has one */
-    const char *repo = req->nparam > 0 ? req->param[0] : NULL;
-    if (oci_authorize(req, rt->action, repo) == 0)
-        return 0;
-    if (p->anonymous)
-        unauthorized(req, "authentication required");
-    else
-        oci_error_code(req, 403, "DENIED", berth_err_detail());
-    return -1;
+    int rc = gate_token(req, rt, tok, p);
+    OPENSSL_cleanse(tok, sizeof(tok));
+    return rc;
 }

@@ -220,6 +220,21 @@ int msq_key_count(void *impl, int64_t *out)
     return rc;
 }
 
+int msq_auth_epoch(void *impl, int64_t *out)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int rc = msq_stmt(c, ST_AUTH_EPOCH, &st);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        rc = msq_db_error(c->db, "auth epoch");
+    msq_done(st);
+    return rc;
+}
+
 int msq_policy_put(void *impl, const char *account, const char *name, const char *document)
 {
     CONN(impl, c);

@@ -119,6 +119,7 @@ const char *const msq_stmt_sql[ST_COUNT] = {
 #define REPO_COLS                                                                                  \
     "id, account_id, name, created_at, tag_mutability, tag_mutability_filters, "                   \
     "scan_on_push, encryption_type, kms_key, policy, resource_tags"
+    [ST_AUTH_EPOCH] = "SELECT n FROM auth_epoch WHERE id = 1",
     [ST_REPO_DESCRIBE] = "SELECT " REPO_COLS " FROM repositories "
                          "WHERE account_id = ?1 AND name = ?2",
     [ST_REPO_DESCRIBE_LIST] = "SELECT " REPO_COLS " FROM repositories WHERE account_id = ?1 "
@@ -1225,6 +1226,7 @@ static const struct berth_meta_ops sqlite_ops = {
     .policy_put = msq_policy_put,
     .policy_attach = msq_policy_attach,
     .user_policies = msq_user_policies,
+    .auth_epoch = msq_auth_epoch,
     .blob_link = blob_link,
     .blob_linked = blob_linked,
     .blob_unlink = blob_unlink,

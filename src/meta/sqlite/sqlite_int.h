@@ -61,6 +61,7 @@ enum stmt_id {
     ST_POLICY_UPSERT,
     ST_POLICY_ATTACH,
     ST_USER_POLICIES,
+    ST_AUTH_EPOCH,
     /* ECR repository records (repos.c) */
     ST_REPO_DESCRIBE,
     ST_REPO_DESCRIBE_LIST,
@@ -181,6 +182,7 @@ int msq_key_create(void *impl, int64_t user_id, const char *key_id, const void *
 int msq_key_get(void *impl, const char *key_id, struct berth_meta_key *out);
 int msq_key_set_active(void *impl, const char *key_id, int active);
 int msq_key_count(void *impl, int64_t *out);
+int msq_auth_epoch(void *impl, int64_t *out);
 int msq_policy_put(void *impl, const char *account, const char *name, const char *document);
 int msq_policy_attach(void *impl, int64_t user_id, const char *account, const char *name);
 int msq_user_policies(void *impl, int64_t user_id, struct berth_strlist *out);
