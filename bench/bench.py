@@ -2,13 +2,14 @@
 """Side-by-side benchmark of Berth and the reference registry (CNCF distribution 2.8).
 
 Started by bench/run, which installs the tools and builds Berth. This program starts every
-server it measures (Berth, docker-registry, nginx) on 127.0.0.1 with fresh data directories
-under the work directory, runs the same client against each, prints one table, and stops
-everything it started. It exits non-zero only when something fails (a request that does not
-answer as the API says, a server that does not start), never because of a timing.
+server it measures (Berth with authentication on, docker-registry without any, nginx) on
+127.0.0.1 with fresh data directories under the work directory, runs the same client against
+each, prints one table, and stops everything it started. It exits non-zero only when something fails (a request that
+does not answer as the API says, a server that does not start), never because of a timing.
 """
 
 import argparse
+import base64
 import hashlib
 import http.client
 import json
@@ -30,6 +31,13 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The bootstrap admin key Berth creates on its first start (on an empty data dir); the
+# environment overrides them. A throwaway key for a server on 127.0.0.1 that lives for one run.
+ADMIN_KEY_ID = os.environ.get("BERTH_ADMIN_ACCESS_KEY_ID") or "AKIABERTHBENCHADMIN1"
+ADMIN_SECRET = (os.environ.get("BERTH_ADMIN_SECRET_ACCESS_KEY") or
+                "BerthBenchSecret/0123456789abcdefghijklm")
+REGION = "us-east-1"
 
 
 class BenchError(Exception):
@@ -87,17 +95,28 @@ def free_port():
 
 
 def probe(port):
-    """True when GET /v2/ answers 200 (False while the port is closed)."""
+    """GET /v2/ without credentials: (status, has a Basic WWW-Authenticate challenge), or
+    (None, False) while the port is closed or the answer is incomplete."""
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=2)
     except OSError:
-        return False
+        return None, False
     try:
         s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        data = s.recv(64)
-        return data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200")
+        data = b""
+        while b"\r\n\r\n" not in data and len(data) < 16384:
+            b = s.recv(4096)
+            if not b:
+                break
+            data += b
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        m = re.match(r"HTTP/1\.[01] (\d{3})", head)
+        if not m or b"\r\n\r\n" not in data:
+            return None, False
+        challenge = re.search(r"^www-authenticate:\s*basic\b", head, re.I | re.M) is not None
+        return int(m.group(1)), challenge
     except OSError:
-        return False
+        return None, False
     finally:
         s.close()
 
@@ -123,8 +142,11 @@ def pss(pid):
 # ---------------------------------------------------------------- servers
 
 class Server:
-    def __init__(self, kind, name, proc, port, logpath):
+    def __init__(self, kind, name, proc, port, logpath, data=None):
         self.kind, self.name, self.proc, self.port, self.logpath = kind, name, proc, port, logpath
+        self.data = data
+        self.auth = None  # the Authorization header value every request carries, if any
+        self.curl_header = None  # a file with that header, for curl -H @file
 
     @property
     def base(self):
@@ -142,33 +164,49 @@ class Bench:
     # --- starting servers
 
     def start_registry(self, kind, tag):
+        """Starts a registry on an empty data dir; returns it and the seconds from exec until it
+        was ready. Ready: the reference answers GET /v2/ with 200; Berth with auth on answers
+        it with 401 and a Basic challenge (the API version check a client makes before it logs
+        in; the bootstrap admin key already exists by then, as the server creates it before it
+        listens), with auth off with 200."""
         port = free_port()
         data = os.path.join(self.work, "data", tag)
         os.makedirs(data)
         logpath = os.path.join(self.work, f"{tag}.log")
+        env = None
+        want = 200
         if kind == "berth":
-            # Like for like with the reference, which runs without authentication and creates
-            # repositories on push. (Issue 5 measures Berth with auth on and a registry token.)
+            auth = "true" if self.a.berth_auth else "false"
             argv = [self.a.berth, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
-                    "--log-level", "warn", "--auth=false", "--auto-create-repos=true"]
+                    "--log-level", "warn", f"--auth={auth}", "--auto-create-repos=true"]
+            env = dict(os.environ, BERTH_ADMIN_ACCESS_KEY_ID=ADMIN_KEY_ID,
+                       BERTH_ADMIN_SECRET_ACCESS_KEY=ADMIN_SECRET)
+            if self.a.berth_auth:
+                want = 401
         else:
             cfg = os.path.join(self.work, f"{tag}.config.yml")
             with open(cfg, "w") as f:
                 f.write(REGISTRY_CONFIG.format(root=data, port=port))
             argv = [self.a.registry, "serve", cfg]
         t0 = time.perf_counter()
-        p = self.procs.spawn(argv, logpath)
+        p = self.procs.spawn(argv, logpath, env)
         deadline = t0 + 30
         while True:
-            if probe(port):
+            st, challenge = probe(port)
+            if st == want and (want != 401 or challenge):
                 break
+            if st is not None:
+                raise BenchError(f"{kind}: GET /v2/ answered {st}"
+                                 f"{' without a Basic challenge' if st == want else ''}, "
+                                 f"expected {want}; log:\n{tail(logpath)}")
             if p.poll() is not None:
                 raise BenchError(f"{kind} exited with {p.returncode} before answering /v2/; "
                                  f"log:\n{tail(logpath)}")
             if time.perf_counter() > deadline:
-                raise BenchError(f"{kind} did not answer /v2/ within 30 s; log:\n{tail(logpath)}")
+                raise BenchError(f"{kind} did not answer /v2/ with {want} within 30 s; "
+                                 f"log:\n{tail(logpath)}")
             time.sleep(0.0002)
-        return Server(kind, tag, p, port, logpath), time.perf_counter() - t0
+        return Server(kind, tag, p, port, logpath, data), time.perf_counter() - t0
 
     def start_nginx(self, root):
         port = free_port()
@@ -198,6 +236,52 @@ class Bench:
                 raise BenchError("nginx did not start within 15 s")
             time.sleep(0.01)
         return Server("nginx", "nginx", p, port, logpath)
+
+    def login(self, s):
+        """The registry password as a user gets it: `aws ecr get-login-password` (AWS CLI v2)
+        with the bootstrap admin key and nothing else from this machine's AWS setup. Every
+        request to Berth then carries Authorization: Basic base64("AWS:" + token)."""
+        d = os.path.join(self.work, "aws")
+        os.makedirs(d, exist_ok=True)
+        config, creds = os.path.join(d, "config"), os.path.join(d, "credentials")
+        for path in (config, creds):
+            open(path, "w").close()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_CONFIG_FILE=config, AWS_SHARED_CREDENTIALS_FILE=creds,
+                   AWS_ACCESS_KEY_ID=ADMIN_KEY_ID, AWS_SECRET_ACCESS_KEY=ADMIN_SECRET,
+                   AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="")
+        argv = [self.a.aws, "ecr", "get-login-password", "--endpoint-url", s.base,
+                "--region", REGION]
+        t0 = time.perf_counter()
+        p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        dt = time.perf_counter() - t0
+        token = p.stdout.strip()
+        if p.returncode != 0 or not token or "\n" in token:
+            raise BenchError(f"aws ecr get-login-password failed ({p.returncode}): "
+                             f"{p.stderr.strip()[:500]}")
+        s.auth = "Basic " + base64.b64encode(f"AWS:{token}".encode()).decode()
+        # curl reads the header from a file, so that the token is not on a command line
+        s.curl_header = os.path.join(d, "curl-auth.hdr")
+        fd = os.open(s.curl_header, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"Authorization: {s.auth}\n")
+        return dt
+
+    def check_auth(self, s, paths, method="GET"):
+        """Berth must refuse each path without credentials and with a wrong token (401), and
+        answer it with the token (200): the measured requests are really authenticated."""
+        bad = "Basic " + base64.b64encode(f"AWS:b1.{ADMIN_KEY_ID}.1.00".encode()).decode()
+        for path in paths:
+            for label, auth, want in (("no credentials", None, 401), ("a wrong token", bad, 401),
+                                      ("the token", s.auth, 200)):
+                c = RawClient(s.port, auth)
+                try:
+                    st, _, _ = c.request(method, path)
+                finally:
+                    c.close()
+                if st != want:
+                    raise BenchError(f"berth: {method} {path} with {label} answered {st}, "
+                                     f"expected {want}")
 
     def record(self, metric, who, value):
         self.results.setdefault(metric, {})[who] = value
@@ -238,6 +322,19 @@ class Bench:
             self.record("idle_rss_mib", kind, proc_status(s.proc.pid, "VmRSS") / 1024)
             self.record("idle_anon_mib", kind, proc_status(s.proc.pid, "RssAnon") / 1024)
             self.record("idle_pss_mib", kind, pss(s.proc.pid) / 1024)
+        berth = srv["berth"]
+        if a.berth_auth:
+            dt = self.login(berth)
+            self.record("login_s", "berth", dt)
+            self.check_auth(berth, ["/v2/"])
+            log(f"berth: registry token from aws ecr get-login-password in {dt:.2f} s; "
+                f"/v2/ answers 401 without it and with a wrong one, 200 with it")
+            self.notes.append(
+                "berth ran with --auth=true; every request to it carried the registry token from "
+                "`aws ecr get-login-password` as Basic credentials. Checked before the tests: "
+                "`/v2/`, and later the manifest, the blob and tags/list, answer 401 without "
+                "credentials and with a wrong token, 200 with the token. The reference has no "
+                "authentication configured (it has none by default) and got no credentials")
         nginx = self.start_nginx(os.path.dirname(big))
 
         # 3. big pushes: a fresh blob (distinct first bytes) for every attempt, same bytes for both
@@ -249,7 +346,7 @@ class Bench:
                     for kind in ("berth", "reference"):
                         if push == "post_digest" and kind != "berth":
                             continue
-                        c = Client(srv[kind].port)
+                        c = Client(srv[kind])
                         t0 = time.perf_counter()
                         if push == "mono":
                             push_post_put(c, "bench", fd, 0, size, digest)
@@ -280,17 +377,18 @@ class Bench:
         want = sha256_file(big)
         if "sha256:" + want != pull_digest:
             raise BenchError("local digest mismatch")
-        urls = {k: f"{s.base}/v2/bench/blobs/{pull_digest}" for k, s in srv.items()}
-        urls["nginx"] = f"{nginx.base}/big.bin"
-        for who, url in urls.items():
-            got = curl_sha256(url)
+        urls = {k: (f"{s.base}/v2/bench/blobs/{pull_digest}", s.curl_header)
+                for k, s in srv.items()}
+        urls["nginx"] = (f"{nginx.base}/big.bin", None)
+        for who, (url, hdr) in urls.items():
+            got = curl_sha256(url, hdr)
             if got != want:
                 raise BenchError(f"{who}: pulled blob has sha256 {got}, expected {want}")
         for streams in (1, a.streams):
             runs = {}
             for r in range(reps):
-                for who, url in urls.items():
-                    mibs = curl_pull(url, size, streams)
+                for who, (url, hdr) in urls.items():
+                    mibs = curl_pull(url, size, streams, hdr)
                     runs.setdefault(who, []).append(mibs)
                     log(f"pull x{streams} {who} #{r + 1}: {mibs:.0f} MiB/s")
             for who, v in runs.items():
@@ -302,25 +400,31 @@ class Bench:
                           "rootfs": {"type": "layers", "diff_ids": [pull_digest]}}).encode()
         cfg_digest = sha(cfg)
         man = manifest(cfg_digest, len(cfg), [(pull_digest, size)])
+        man_path = "/v2/bench/manifests/latest"
+        blob_path = f"/v2/bench/blobs/{pull_digest}"
         for kind, s in srv.items():
-            c = Client(s.port)
+            c = Client(s)
             upload_small(c, "bench", cfg, cfg_digest)
             put_manifest(c, "bench", "latest", man)
-            st, hdr, body = c.req("GET", "/v2/bench/manifests/latest", {"Accept": OCI_MANIFEST})
+            st, hdr, body = c.req("GET", man_path, {"Accept": OCI_MANIFEST})
             if st != 200 or body != man:
                 raise BenchError(f"{kind}: GET manifest answered {st} / different bytes")
             c.close()
+        if a.berth_auth:
+            self.check_auth(berth, [man_path])
+            self.check_auth(berth, [blob_path], "HEAD")  # not the big body
         for kind, s in srv.items():
-            rps, p99 = self.wrk(f"{s.base}/v2/bench/manifests/latest", "manifest.lua", kind)
-            self.record("manifest_get_rps", kind, rps)
-            self.record("manifest_get_p99_ms", kind, p99)
-            log(f"manifest GET {kind}: {rps:.0f} req/s, p99 {p99:.2f} ms")
+            w = self.wrk(s, man_path, "manifest.lua")
+            self.record("manifest_get_rps", kind, w["rps"])
+            self.record("manifest_get_p99_ms", kind, w["p99"])
+            self.record("manifest_get_requests", kind, w["requests"])
+            log(f"manifest GET {kind}: {w['rps']:.0f} req/s, p99 {w['p99']:.2f} ms")
         for kind, s in srv.items():
             # wrk cannot do HEAD (it waits for the body the Content-Length announces): ab can
-            rps, p99 = self.ab_head(f"{s.base}/v2/bench/blobs/{pull_digest}")
-            self.record("blob_head_rps", kind, rps)
-            self.record("blob_head_p99_ms", kind, p99)
-            log(f"blob HEAD {kind}: {rps:.0f} req/s, p99 {p99:.2f} ms")
+            h = self.ab_head(s, blob_path)
+            self.record("blob_head_rps", kind, h["rps"])
+            self.record("blob_head_p99_ms", kind, h["p99"])
+            log(f"blob HEAD {kind}: {h['rps']:.0f} req/s, p99 {h['p99']:.2f} ms")
 
         # 6. 200 small, unique images with 8 workers
         rng = random.Random(1)
@@ -340,7 +444,7 @@ class Bench:
             put_manifest(c, "small", tag, man)
 
         for kind, s in srv.items():
-            dt = parallel(s.port, images, push_image, a.workers)
+            dt = parallel(s, images, push_image, a.workers)
             self.record("small_push_ips", kind, a.images / dt)
             self.record("small_push_s", kind, dt)
             log(f"{a.images} image pushes {kind}: {dt:.2f} s, {a.images / dt:.1f} images/s")
@@ -353,27 +457,30 @@ class Bench:
         cd = sha(cfg)
         tman = manifest(cd, len(cfg), [(ld, len(layer))])
         tags = [f"t{i:05d}" for i in range(a.tags)]
+        tags_path = f"/v2/tags/tags/list?n={a.tags}"
         for kind, s in srv.items():
-            c = Client(s.port)
+            c = Client(s)
             upload_small(c, "tags", cfg, cd)
             upload_small(c, "tags", layer, ld)
             c.close()
-            dt = parallel(s.port, tags, lambda c, t: put_manifest(c, "tags", t, tman), a.workers)
+            dt = parallel(s, tags, lambda c, t: put_manifest(c, "tags", t, tman), a.workers)
             self.record("tag_put_rps", kind, a.tags / dt)
             log(f"{a.tags} tag PUTs {kind}: {dt:.2f} s, {a.tags / dt:.0f} req/s")
-            c = Client(s.port)
-            st, _, body = c.req("GET", f"/v2/tags/tags/list?n={a.tags}")
+            c = Client(s)
+            st, _, body = c.req("GET", tags_path)
             c.close()
             if st != 200:
                 raise BenchError(f"{kind}: tags/list answered {st}: {body[:300]!r}")
             got = json.loads(body).get("tags") or []
             if sorted(got) != tags:
                 raise BenchError(f"{kind}: tags/list returned {len(got)} tags, expected {a.tags}")
+        if a.berth_auth:
+            self.check_auth(berth, [tags_path])
         for kind, s in srv.items():
-            rps, p99 = self.wrk(f"{s.base}/v2/tags/tags/list?n={a.tags}", None, kind)
-            self.record("tags_list_rps", kind, rps)
-            self.record("tags_list_p99_ms", kind, p99)
-            log(f"tags/list {kind}: {rps:.0f} req/s, p99 {p99:.2f} ms")
+            w = self.wrk(s, tags_path, "auth.lua")
+            self.record("tags_list_rps", kind, w["rps"])
+            self.record("tags_list_p99_ms", kind, w["p99"])
+            log(f"tags/list {kind}: {w['rps']:.0f} req/s, p99 {w['p99']:.2f} ms")
 
         # 8. catalog of 2000 repositories, one small image each
         repos = [f"cat/r{i:04d}" for i in range(a.repos)]
@@ -384,11 +491,11 @@ class Bench:
             put_manifest(c, repo, "latest", tman)
 
         for kind, s in srv.items():
-            dt = parallel(s.port, repos, push_repo, a.workers)
+            dt = parallel(s, repos, push_repo, a.workers)
             self.record("repo_push_ips", kind, a.repos / dt)
             log(f"{a.repos} repositories {kind}: {dt:.2f} s")
         for kind, s in srv.items():
-            c = Client(s.port)
+            c = Client(s)
             lat = []
             path = f"/v2/_catalog?n={a.repos}"
             t_end = time.perf_counter() + a.catalog_seconds
@@ -419,11 +526,35 @@ class Bench:
                 raise BenchError(f"berth exited with {s.proc.returncode} on SIGTERM")
         self.procs.stop(nginx.proc)
         self.server_logs = {k: s.logpath for k, s in srv.items()}
+        self.usage_note(berth)
 
-    def ab_head(self, url):
+    def usage_note(self, s):
+        """Berth's own count of the manifest GETs it answered (pulls, written at shutdown),
+        beside what wrk completed: the requests wrk counted were served, not refused."""
+        p = subprocess.run([self.a.berth, "admin", "usage", "--data-dir", s.data, "--format", "json"],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            self.notes.append(f"berth admin usage failed ({p.returncode}): {p.stderr.strip()[:200]}")
+            return
+        repos = {r.get("name"): r for r in json.loads(p.stdout).get("repositories", [])}
+        pulls = repos.get("bench", {}).get("pulls_30d")
+        served = self.results.get("manifest_get_requests", {}).get("berth")
+        if pulls is None or served is None:
+            return
+        ok = "" if pulls >= served else " (FEWER than wrk completed: check the run)"
+        self.record("usage_bench_pulls", "berth", pulls)
+        self.notes.append(f"berth's usage counters (`berth admin usage`, after shutdown) record "
+                          f"{pulls} pulls (manifest GETs answered 200) of `bench`; wrk completed "
+                          f"{served} authenticated manifest GETs{ok}")
+
+    def ab_head(self, s, path):
         """HEAD requests/s and p99 (ms) with ApacheBench: keep-alive, same concurrency as wrk."""
+        url = s.base + path
         argv = [self.a.ab, "-k", "-i", "-q", "-c", str(self.a.wrk_conns),
-                "-t", str(self.a.wrk_seconds), "-n", "100000000", url]
+                "-t", str(self.a.wrk_seconds), "-n", "100000000"]
+        if s.auth:
+            argv += ["-H", f"Authorization: {s.auth}"]
+        argv.append(url)
         p = subprocess.run(argv, capture_output=True, text=True, timeout=self.a.wrk_seconds + 60)
         out = p.stdout
         if p.returncode != 0:
@@ -434,15 +565,19 @@ class Bench:
                 raise BenchError(f"ab {url}: {m.group(0)}\n{out}")
         rps = float(re.search(r"Requests per second:\s*([\d.]+)", out).group(1))
         p99 = float(re.search(r"^\s*99%\s+(\d+)", out, re.M).group(1))
-        return rps, p99
+        done = int(re.search(r"Complete requests:\s*(\d+)", out).group(1))
+        return {"rps": rps, "p99": p99, "requests": done}
 
-    def wrk(self, url, script, kind):
+    def wrk(self, s, path, script):
+        """wrk -c64 -t2 --latency: requests/s, p99 (ms) and requests completed."""
+        url = s.base + path
         argv = [self.a.wrk, "-c", str(self.a.wrk_conns), "-t", str(self.a.wrk_threads),
-                "-d", f"{self.a.wrk_seconds}s", "--latency"]
-        if script:
-            argv += ["-s", os.path.join(HERE, script)]
-        argv.append(url)
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=self.a.wrk_seconds + 60)
+                "-d", f"{self.a.wrk_seconds}s", "--latency", "-s", os.path.join(HERE, script), url]
+        env = {k: v for k, v in os.environ.items() if k != "BENCH_AUTH"}
+        if s.auth:
+            env["BENCH_AUTH"] = s.auth  # the scripts add it as the Authorization header
+        p = subprocess.run(argv, capture_output=True, text=True, env=env,
+                           timeout=self.a.wrk_seconds + 60)
         out = p.stdout
         if p.returncode != 0:
             raise BenchError(f"wrk failed ({p.returncode}): {p.stderr}{out}")
@@ -455,29 +590,32 @@ class Bench:
             if c or r or w:
                 raise BenchError(f"wrk {url}: socket errors\n{out}")
             if t:
-                path = urllib.parse.urlsplit(url)
-                self.notes.append(f"{kind}: wrk {path.path}{'?' + path.query if path.query else ''}: "
-                                  f"{t} requests timed out (took over 2 s)")
+                self.notes.append(f"{s.kind}: wrk {path}: {t} requests timed out (took over 2 s)")
         rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
+        done = int(re.search(r"(\d+) requests in", out).group(1))
         m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
         p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[m.group(2)]
-        return rps, p99
+        return {"rps": rps, "p99": p99, "requests": done}
 
 
-# ---------------------------------------------------------------- the HTTP client
+# ---------------------------------------------------------------- the HTTP clients
 
 class Client:
-    """One keep-alive HTTP/1.1 connection; bodies from files go out with sendfile(2)."""
+    """One keep-alive HTTP/1.1 connection; bodies from files go out with sendfile(2). Every
+    request carries the server's Authorization header, if it has one."""
 
-    def __init__(self, port):
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    def __init__(self, srv):
+        self.port = srv.port
+        self.auth = srv.auth
+        self.conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
 
     def close(self):
         self.conn.close()
 
     def req(self, method, path, headers=None, body=None):
         h = dict(headers or {})
+        if self.auth:
+            h["Authorization"] = self.auth
         if body is None and method in ("POST", "PUT", "PATCH"):
             body = b""
         self.conn.request(method, path, body=body, headers=h)
@@ -490,6 +628,8 @@ class Client:
         c.putrequest(method, path, skip_accept_encoding=True)
         for k, v in (headers or {}).items():
             c.putheader(k, v)
+        if self.auth:
+            c.putheader("Authorization", self.auth)
         c.putheader("Content-Length", str(count))
         c.endheaders()
         with os.fdopen(fd, "rb", closefd=False) as f:
@@ -499,6 +639,94 @@ class Client:
         r = c.getresponse()
         data = r.read()
         return r.status, r.headers, data
+
+
+class RawClient:
+    """A lean keep-alive HTTP/1.1 client for latency tests: the request bytes are built once,
+    the response is read straight off the socket (Content-Length or chunked), so that the
+    client adds as little as it can to each measured request."""
+
+    def __init__(self, port, auth=None):
+        self.port, self.auth = port, auth
+        self.sock = None
+        self.buf = bytearray()
+        self.reqs = {}
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def _fill(self):
+        b = self.sock.recv(262144)
+        if not b:
+            raise BenchError(f"127.0.0.1:{self.port} closed the connection mid-response")
+        self.buf += b
+
+    def _line(self):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line = bytes(self.buf[:i])
+                del self.buf[:i + 2]
+                return line
+            self._fill()
+
+    def _take(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def request(self, method, path):
+        """(status, headers with lower-case names, body)."""
+        req = self.reqs.get((method, path))
+        if req is None:
+            h = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            if self.auth:
+                h += f"Authorization: {self.auth}\r\n"
+            req = self.reqs[(method, path)] = (h + "\r\n").encode()
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.buf = bytearray()
+        self.sock.sendall(req)
+        status = int(self._line().split()[1])
+        headers = {}
+        while True:
+            line = self._line()
+            if not line:
+                break
+            k, _, v = line.partition(b":")
+            headers[k.strip().lower().decode("latin-1")] = v.strip().decode("latin-1")
+        if method == "HEAD" or status in (204, 304):
+            body = b""
+        elif "content-length" in headers:
+            body = self._take(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                n = int(self._line().split(b";")[0], 16)
+                if n == 0:
+                    while self._line():  # trailers, then the empty line
+                        pass
+                    break
+                parts.append(self._take(n))
+                self._take(2)
+            body = b"".join(parts)
+        else:  # the body ends when the server closes
+            while True:
+                b = self.sock.recv(262144)
+                if not b:
+                    break
+                self.buf += b
+            body = bytes(self.buf)
+            self.close()
+            return status, headers, body
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, headers, body
 
 
 def loc_path(headers):
@@ -582,13 +810,13 @@ def manifest(cfg_digest, cfg_size, layers):
     }, separators=(",", ":")).encode()
 
 
-def parallel(port, items, fn, workers):
+def parallel(srv, items, fn, workers):
     """Runs fn(client, item) over items with `workers` threads, one connection each; seconds."""
     shards = [items[i::workers] for i in range(workers)]
     errors = []
 
     def work(shard):
-        c = Client(port)
+        c = Client(srv)
         try:
             for it in shard:
                 if errors:
@@ -613,8 +841,12 @@ def parallel(port, items, fn, workers):
 
 # ---------------------------------------------------------------- pulls
 
-def curl_sha256(url):
-    curl = subprocess.Popen(["curl", "-sSf", url], stdout=subprocess.PIPE)
+def curl_args(header_file):
+    return ["-H", "@" + header_file] if header_file else []
+
+
+def curl_sha256(url, header_file=None):
+    curl = subprocess.Popen(["curl", "-sSf"] + curl_args(header_file) + [url], stdout=subprocess.PIPE)
     h = hashlib.sha256()
     while True:
         b = curl.stdout.read(4 * MIB)
@@ -626,9 +858,10 @@ def curl_sha256(url):
     return h.hexdigest()
 
 
-def curl_pull(url, size, streams):
+def curl_pull(url, size, streams, header_file=None):
     """Aggregate MiB/s of `streams` concurrent `curl -o /dev/null` of the same URL."""
-    argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url]
+    argv = (["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}"] +
+            curl_args(header_file) + [url])
     t0 = time.perf_counter()
     ps = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(streams)]
     outs = [p.communicate(timeout=300)[0] for p in ps]
@@ -783,7 +1016,7 @@ ROWS = [
     ("idle_anon_mib", "idle RssAnon (anonymous memory only)", "MiB", False, "{:.1f}", False),
     ("idle_pss_mib", "idle PSS (shared pages divided among users)", "MiB", False, "{:.1f}", False),
     ("peak_rss_mib", "peak RSS (VmHWM) at the end", "MiB", False, "{:.1f}", False),
-    ("cold_start_ms", "cold start to first 200 on /v2/ (median of 5)", "ms", False, "{:.1f}", False),
+    ("cold_start_ms", "cold start to ready on /v2/ (median of 5; see notes)", "ms", False, "{:.1f}", False),
 ]
 
 
@@ -857,8 +1090,12 @@ def main():
     p.add_argument("--nginx", required=True)
     p.add_argument("--wrk", default="wrk")
     p.add_argument("--ab", default="ab")
+    p.add_argument("--aws", default="/usr/bin/aws",
+                   help="the AWS CLI v2, for get-login-password (default /usr/bin/aws)")
     p.add_argument("--work", required=True)
     env = os.environ.get
+    p.add_argument("--berth-auth", default="true", choices=("true", "false"),
+                   help="start berth with --auth=true (default) or false (the reference has no auth)")
     p.add_argument("--reps", type=int, default=int(env("BENCH_REPS", 3)))
     p.add_argument("--big-mib", type=int, default=int(env("BENCH_BIG_MIB", 256)))
     p.add_argument("--chunk-mib", type=int, default=16)
@@ -876,6 +1113,7 @@ def main():
     p.add_argument("--time-limit", type=int, default=int(env("BENCH_TIME_LIMIT", 1500)))
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args()
+    a.berth_auth = a.berth_auth == "true"
 
     def on_signal(signum, frame):
         raise SystemExit(f"stopped by signal {signum}")
@@ -908,6 +1146,11 @@ def main():
             if lines:
                 b.notes.append(f"{kind} logged {len(lines)} line(s) at warn or above, first: "
                                f"{lines[0].strip()[:300]}")
+    if a.berth_auth:
+        b.notes.append("cold start: exec until GET /v2/ answers; the reference is ready at 200, "
+                       "berth (auth on) at its 401 with the Basic challenge, the answer a client "
+                       "logging in expects first. Berth's start includes creating the bootstrap "
+                       "admin key and master key on the empty data dir, done before it listens")
     load1 = open("/proc/loadavg").read().split()[:3]
     ours = sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF,
                resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
