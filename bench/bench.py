@@ -2,14 +2,16 @@
 """Side-by-side benchmark of Berth and the reference registry (CNCF distribution 2.8).
 
 Started by bench/run, which installs the tools and builds Berth. This program starts every
-server it measures (Berth with authentication on, docker-registry without any, nginx) on
-127.0.0.1 with fresh data directories under the work directory, runs the same client against
-each, prints one table, and stops everything it started. It exits non-zero only when something fails (a request that
-does not answer as the API says, a server that does not start), never because of a timing.
+server it measures (Berth with authentication on, docker-registry without any, nginx serving
+the same files statically) on 127.0.0.1 with fresh data directories under the work directory,
+runs the same client against each, prints one table, and stops everything it started. It exits
+non-zero only when something fails (a request that does not answer as the API says, a server
+that does not start), never because of a timing.
 """
 
 import argparse
 import base64
+import gc
 import hashlib
 import http.client
 import json
@@ -31,6 +33,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 HERE = os.path.dirname(os.path.abspath(__file__))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # The bootstrap admin key Berth creates on its first start (on an empty data dir); the
 # environment overrides them. A throwaway key for a server on 127.0.0.1 that lives for one run.
@@ -130,6 +133,14 @@ def proc_status(pid, key):
     raise BenchError(f"no {key} for pid {pid}")
 
 
+def proc_cpu_seconds(pid):
+    """utime + stime of a process, all its threads, from /proc/PID/stat (in seconds)."""
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    fields = s[s.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def pss(pid):
     """Proportional set size in KiB: shared library pages divided among their users."""
     with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -158,7 +169,7 @@ class Bench:
         self.a = args
         self.work = args.work
         self.procs = Procs(os.path.join(self.work, "pids"))
-        self.results = {}  # metric -> {"berth": v, "reference": v, ...}
+        self.results = {}  # metric -> {"berth": v, "reference": v, "nginx": v, ...}
         self.notes = []
 
     # --- starting servers
@@ -303,14 +314,20 @@ class Bench:
             self.record("cold_start_ms", kind, statistics.median(times) * 1000)
             log(f"cold start {kind}: " + ", ".join(f"{t * 1000:.1f}" for t in times) + " ms")
 
-        # 2. the big blob, and the two registries under test
-        big = os.path.join(self.work, "static", "big.bin")
-        os.makedirs(os.path.dirname(big))
+        # 2. the big blob, the 1 KiB blob, and the two registries under test
+        static = os.path.join(self.work, "static")
+        big = os.path.join(static, "big.bin")
+        small_path = os.path.join(static, "blob1k.bin")
+        os.makedirs(static)
         with open(big, "wb") as f:
             for _ in range(a.big_mib):
                 f.write(os.urandom(MIB))
-        # nginx's workers do not run as root: let them reach the file
-        for path, mode in ((self.work, 0o755), (os.path.dirname(big), 0o755), (big, 0o644)):
+        blob1k = random.Random(1024).randbytes(1024)
+        blob1k_digest = sha(blob1k)
+        with open(small_path, "wb") as f:
+            f.write(blob1k)
+        # nginx's workers do not run as root: let them reach the files
+        for path, mode in ((self.work, 0o755), (static, 0o755), (big, 0o644), (small_path, 0o644)):
             os.chmod(path, mode)
         size = a.big_mib * MIB
 
@@ -332,12 +349,16 @@ class Bench:
             self.notes.append(
                 "berth ran with --auth=true; every request to it carried the registry token from "
                 "`aws ecr get-login-password` as Basic credentials. Checked before the tests: "
-                "`/v2/`, and later the manifest, the blob and tags/list, answer 401 without "
+                "`/v2/`, and later the manifest, the 1 KiB blob and tags/list, answer 401 without "
                 "credentials and with a wrong token, 200 with the token. The reference has no "
                 "authentication configured (it has none by default) and got no credentials")
-        nginx = self.start_nginx(os.path.dirname(big))
+        nginx = self.start_nginx(static)
 
-        # 3. big pushes: a fresh blob (distinct first bytes) for every attempt, same bytes for both
+        # 3. big pushes: a fresh blob (distinct first bytes) for every attempt, same bytes for
+        # both; first the client-independent ceiling of hashing them on one core
+        ossl = openssl_sha256_mibs(a.openssl, a.openssl_seconds)
+        self.record("openssl_sha256_mibs", "openssl", ossl)
+        log(f"openssl speed -evp sha256 (16 KiB blocks, one core): {ossl:.0f} MiB/s")
         fd = os.open(big, os.O_RDWR)
         try:
             for r in range(reps):
@@ -395,36 +416,62 @@ class Bench:
                 self.record(f"pull{streams}_mibs", who, statistics.median(v))
                 self.record(f"pull{streams}_runs", who, v)
 
-        # 5. a small image in "bench" whose layer is the big blob: manifest GET, blob HEAD
+        # 5. a small image in "bench" whose layer is the big blob, and the 1 KiB blob: manifest
+        # GET, blob GET and HEAD, each against nginx serving the same kind of bytes statically
         cfg = json.dumps({"architecture": "amd64", "os": "linux",
                           "rootfs": {"type": "layers", "diff_ids": [pull_digest]}}).encode()
         cfg_digest = sha(cfg)
         man = manifest(cfg_digest, len(cfg), [(pull_digest, size)])
         man_path = "/v2/bench/manifests/latest"
-        blob_path = f"/v2/bench/blobs/{pull_digest}"
+        blob1k_path = f"/v2/bench/blobs/{blob1k_digest}"
         for kind, s in srv.items():
             c = Client(s)
             upload_small(c, "bench", cfg, cfg_digest)
+            upload_small(c, "bench", blob1k, blob1k_digest)
             put_manifest(c, "bench", "latest", man)
             st, hdr, body = c.req("GET", man_path, {"Accept": OCI_MANIFEST})
             if st != 200 or body != man:
                 raise BenchError(f"{kind}: GET manifest answered {st} / different bytes")
+            st, hdr, body = c.req("GET", blob1k_path)
+            if st != 200 or body != blob1k:
+                raise BenchError(f"{kind}: GET 1 KiB blob answered {st} / different bytes")
             c.close()
+        c = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=30)
+        c.request("GET", "/blob1k.bin")
+        r = c.getresponse()
+        if r.status != 200 or r.read() != blob1k:
+            raise BenchError(f"nginx: GET /blob1k.bin answered {r.status} / different bytes")
+        c.close()
         if a.berth_auth:
-            self.check_auth(berth, [man_path])
-            self.check_auth(berth, [blob_path], "HEAD")  # not the big body
+            self.check_auth(berth, [man_path, blob1k_path])
+
+        w = self.wrk(nginx, "/blob1k.bin", "auth.lua")
+        self.record("static_get_rps", "nginx", w["rps"])
+        self.record("static_get_p99_ms", "nginx", w["p99"])
+        log(f"1 KiB static GET nginx: {w['rps']:.0f} req/s, p99 {w['p99']:.2f} ms")
         for kind, s in srv.items():
             w = self.wrk(s, man_path, "manifest.lua")
             self.record("manifest_get_rps", kind, w["rps"])
             self.record("manifest_get_p99_ms", kind, w["p99"])
+            self.record("manifest_get_cpu_us", kind, w["cpu_us"])
             self.record("manifest_get_requests", kind, w["requests"])
-            log(f"manifest GET {kind}: {w['rps']:.0f} req/s, p99 {w['p99']:.2f} ms")
+            log(f"manifest GET {kind}: {w['rps']:.0f} req/s, p99 {w['p99']:.2f} ms, "
+                f"{w['cpu_us']:.1f} us server CPU per request")
         for kind, s in srv.items():
-            # wrk cannot do HEAD (it waits for the body the Content-Length announces): ab can
-            h = self.ab_head(s, blob_path)
-            self.record("blob_head_rps", kind, h["rps"])
-            self.record("blob_head_p99_ms", kind, h["p99"])
-            log(f"blob HEAD {kind}: {h['rps']:.0f} req/s, p99 {h['p99']:.2f} ms")
+            w = self.wrk(s, blob1k_path, "auth.lua")
+            self.record("blob_get_rps", kind, w["rps"])
+            self.record("blob_get_p99_ms", kind, w["p99"])
+            self.record("blob_get_cpu_us", kind, w["cpu_us"])
+            log(f"1 KiB blob GET {kind}: {w['rps']:.0f} req/s, p99 {w['p99']:.2f} ms")
+        # wrk cannot do HEAD (it waits for the body the Content-Length announces): ab can
+        for who, s, path in (("nginx", nginx, "/blob1k.bin"), ("berth", berth, blob1k_path),
+                             ("reference", srv["reference"], blob1k_path)):
+            h = self.ab_head(s, path)
+            self.record("blob_head_rps", who, h["rps"])
+            self.record("blob_head_p99_ms", who, h["p99"])
+            if h.get("cpu_us") is not None:
+                self.record("blob_head_cpu_us", who, h["cpu_us"])
+            log(f"1 KiB blob HEAD {who}: {h['rps']:.0f} req/s, p99 {h['p99']:.2f} ms")
 
         # 6. 200 small, unique images with 8 workers
         rng = random.Random(1)
@@ -458,6 +505,7 @@ class Bench:
         tman = manifest(cd, len(cfg), [(ld, len(layer))])
         tags = [f"t{i:05d}" for i in range(a.tags)]
         tags_path = f"/v2/tags/tags/list?n={a.tags}"
+        page_path = f"/v2/tags/tags/list?n={a.tags_page}"
         for kind, s in srv.items():
             c = Client(s)
             upload_small(c, "tags", cfg, cd)
@@ -475,15 +523,36 @@ class Bench:
             if sorted(got) != tags:
                 raise BenchError(f"{kind}: tags/list returned {len(got)} tags, expected {a.tags}")
         if a.berth_auth:
-            self.check_auth(berth, [tags_path])
+            self.check_auth(berth, [page_path])
         for kind, s in srv.items():
             w = self.wrk(s, tags_path, "auth.lua")
             self.record("tags_list_rps", kind, w["rps"])
             self.record("tags_list_p99_ms", kind, w["p99"])
             log(f"tags/list {kind}: {w['rps']:.0f} req/s, p99 {w['p99']:.2f} ms")
 
+        def check_tags(kind, n):
+            def check(body):
+                got = json.loads(body).get("tags") or []
+                if len(got) == min(n, a.tags) and set(got) <= set(tags):
+                    return
+                if kind == "reference" and sorted(got) == tags:
+                    self.notes.append(f"reference: tags/list ?n={n} returned all {len(got)} tags "
+                                      "(distribution 2.8 does not paginate tags/list)")
+                    return
+                raise BenchError(f"{kind}: tags/list ?n={n} returned {len(got)} tags")
+            return check
+
+        for key, path, n in (("tags_full", tags_path, a.tags), ("tags_page", page_path, a.tags_page)):
+            for kind, s in srv.items():
+                lat = self.seq_latency(s, path, check_tags(kind, n))
+                self.record(f"{key}_mean_ms", kind, statistics.mean(lat) * 1000)
+                self.record(f"{key}_p99_ms", kind, percentile(lat, 99) * 1000)
+                log(f"tags/list ?n={n} {kind}: {len(lat)} requests, "
+                    f"mean {statistics.mean(lat) * 1000:.3f} ms, p99 {percentile(lat, 99) * 1000:.3f} ms")
+
         # 8. catalog of 2000 repositories, one small image each
         repos = [f"cat/r{i:04d}" for i in range(a.repos)]
+        all_repos = set(repos) | {"bench", "small", "tags"}
 
         def push_repo(c, repo):
             upload_small(c, repo, cfg, cd)
@@ -494,25 +563,23 @@ class Bench:
             dt = parallel(s, repos, push_repo, a.workers)
             self.record("repo_push_ips", kind, a.repos / dt)
             log(f"{a.repos} repositories {kind}: {dt:.2f} s")
-        for kind, s in srv.items():
-            c = Client(s)
-            lat = []
-            path = f"/v2/_catalog?n={a.repos}"
-            t_end = time.perf_counter() + a.catalog_seconds
-            while len(lat) < 5 or (len(lat) < a.catalog_requests and time.perf_counter() < t_end):
-                t0 = time.perf_counter()
-                st, _, body = c.req("GET", path)
-                lat.append(time.perf_counter() - t0)
-                if st != 200:
-                    raise BenchError(f"{kind}: catalog answered {st}: {body[:300]!r}")
-                if len(lat) == 1:
-                    got = json.loads(body).get("repositories") or []
-                    if len(got) != a.repos or not set(repos[:a.repos - 3]) <= set(got):
-                        raise BenchError(f"{kind}: catalog returned {len(got)} repositories")
-            c.close()
-            self.record("catalog_mean_ms", kind, statistics.mean(lat) * 1000)
-            self.record("catalog_p99_ms", kind, percentile(lat, 99) * 1000)
-            log(f"catalog {kind}: {len(lat)} requests, mean {statistics.mean(lat) * 1000:.2f} ms")
+
+        def check_catalog(kind, n):
+            def check(body):
+                got = json.loads(body).get("repositories") or []
+                if len(got) != min(n, len(all_repos)) or not set(got) <= all_repos:
+                    raise BenchError(f"{kind}: catalog ?n={n} returned {len(got)} repositories")
+                if n == a.repos and not set(repos[:a.repos - 3]) <= set(got):
+                    raise BenchError(f"{kind}: catalog ?n={n} lacks repositories it should list")
+            return check
+
+        for key, n in (("catalog", a.repos), ("catalog_page", a.catalog_page)):
+            for kind, s in srv.items():
+                lat = self.seq_latency(s, f"/v2/_catalog?n={n}", check_catalog(kind, n))
+                self.record(f"{key}_mean_ms", kind, statistics.mean(lat) * 1000)
+                self.record(f"{key}_p99_ms", kind, percentile(lat, 99) * 1000)
+                log(f"catalog ?n={n} {kind}: {len(lat)} requests, "
+                    f"mean {statistics.mean(lat) * 1000:.3f} ms, p99 {percentile(lat, 99) * 1000:.3f} ms")
 
         # 9. memory at the end
         for kind, s in srv.items():
@@ -555,7 +622,9 @@ class Bench:
         if s.auth:
             argv += ["-H", f"Authorization: {s.auth}"]
         argv.append(url)
+        cpu0 = proc_cpu_seconds(s.proc.pid) if s.kind != "nginx" else None
         p = subprocess.run(argv, capture_output=True, text=True, timeout=self.a.wrk_seconds + 60)
+        cpu = proc_cpu_seconds(s.proc.pid) - cpu0 if cpu0 is not None else None
         out = p.stdout
         if p.returncode != 0:
             raise BenchError(f"ab failed ({p.returncode}): {p.stderr}{out}")
@@ -566,18 +635,22 @@ class Bench:
         rps = float(re.search(r"Requests per second:\s*([\d.]+)", out).group(1))
         p99 = float(re.search(r"^\s*99%\s+(\d+)", out, re.M).group(1))
         done = int(re.search(r"Complete requests:\s*(\d+)", out).group(1))
-        return {"rps": rps, "p99": p99, "requests": done}
+        return {"rps": rps, "p99": p99, "requests": done,
+                "cpu_us": cpu / done * 1e6 if cpu is not None and done else None}
 
     def wrk(self, s, path, script):
-        """wrk -c64 -t2 --latency: requests/s, p99 (ms) and requests completed."""
+        """wrk -c64 -t2 --latency: requests/s, p99 (ms), requests completed and, for the
+        registries, the server's CPU time (utime + stime) per completed request in us."""
         url = s.base + path
         argv = [self.a.wrk, "-c", str(self.a.wrk_conns), "-t", str(self.a.wrk_threads),
                 "-d", f"{self.a.wrk_seconds}s", "--latency", "-s", os.path.join(HERE, script), url]
         env = {k: v for k, v in os.environ.items() if k != "BENCH_AUTH"}
         if s.auth:
             env["BENCH_AUTH"] = s.auth  # the scripts add it as the Authorization header
+        cpu0 = proc_cpu_seconds(s.proc.pid) if s.kind != "nginx" else None
         p = subprocess.run(argv, capture_output=True, text=True, env=env,
                            timeout=self.a.wrk_seconds + 60)
+        cpu = proc_cpu_seconds(s.proc.pid) - cpu0 if cpu0 is not None else None
         out = p.stdout
         if p.returncode != 0:
             raise BenchError(f"wrk failed ({p.returncode}): {p.stderr}{out}")
@@ -595,7 +668,37 @@ class Bench:
         done = int(re.search(r"(\d+) requests in", out).group(1))
         m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
         p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[m.group(2)]
-        return {"rps": rps, "p99": p99, "requests": done}
+        return {"rps": rps, "p99": p99, "requests": done,
+                "cpu_us": cpu / done * 1e6 if cpu is not None and done else None}
+
+    def seq_latency(self, s, path, check):
+        """Latency of one GET at a time over one keep-alive connection: a first request (which
+        opens the connection; its body is checked) untimed, then up to --latency-requests more
+        within --latency-seconds (at least 5). Seconds per request."""
+        c = RawClient(s.port, s.auth)
+        try:
+            st, _, body = c.request("GET", path)
+            if st != 200:
+                raise BenchError(f"{s.kind}: GET {path} answered {st}: {body[:300]!r}")
+            check(body)
+            size = len(body)
+            lat = []
+            gc.disable()
+            try:
+                t_end = time.perf_counter() + self.a.latency_seconds
+                while len(lat) < 5 or (len(lat) < self.a.latency_requests and
+                                       time.perf_counter() < t_end):
+                    t0 = time.perf_counter()
+                    st, _, body = c.request("GET", path)
+                    lat.append(time.perf_counter() - t0)
+                    if st != 200 or len(body) != size:
+                        raise BenchError(f"{s.kind}: GET {path} answered {st} with {len(body)} "
+                                         f"bytes (first answer: {size})")
+            finally:
+                gc.enable()
+            return lat
+        finally:
+            c.close()
 
 
 # ---------------------------------------------------------------- the HTTP clients
@@ -874,6 +977,18 @@ def curl_pull(url, size, streams, header_file=None):
 
 # ---------------------------------------------------------------- helpers
 
+def openssl_sha256_mibs(openssl, seconds):
+    """SHA-256 throughput of one core in MiB/s: `openssl speed -evp sha256` on 16 KiB blocks
+    (single-threaded; per CPU second it got, so other load on the machine does not lower it)."""
+    argv = [openssl, "speed", "-mr", "-seconds", str(seconds), "-bytes", "16384", "-evp", "sha256"]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=seconds * 4 + 60)
+    m = re.search(r"^\+F:\d+:sha256:([\d.]+)", p.stdout, re.M)
+    if p.returncode != 0 or not m:
+        raise BenchError(f"openssl speed failed ({p.returncode}): {p.stderr.strip()[:300]}"
+                         f"{p.stdout.strip()[-300:]}")
+    return float(m.group(1)) / MIB  # -mr prints bytes per second
+
+
 def sha(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -926,7 +1041,7 @@ def cpu_busy_seconds():
         v = [int(x) for x in f.readline().split()[1:]]
     # user nice system idle iowait irq softirq steal guest guest_nice
     busy = v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
-    return busy / os.sysconf("SC_CLK_TCK")
+    return busy / CLK_TCK
 
 
 def percentile(xs, p):
@@ -977,6 +1092,7 @@ http {{
     sendfile on;
     tcp_nopush on;
     keepalive_timeout 65;
+    keepalive_requests 100000000;
     default_type application/octet-stream;
     client_body_temp_path {prefix}/tmp/body;
     proxy_temp_path {prefix}/tmp/proxy;
@@ -994,24 +1110,33 @@ http {{
 # ---------------------------------------------------------------- the table
 
 ROWS = [
-    # key, label, unit, higher is better, fmt, throughput target
+    # key, label, unit, higher is better, fmt, throughput target (core registry)
     ("push_mono_mibs", "push {big} MiB, POST + PUT ?digest= (monolithic)", "MiB/s", True, "{:.0f}", True),
     ("push_post_digest_mibs", "push {big} MiB, single POST ?digest=", "MiB/s", True, "{:.0f}", False),
     ("push_chunked_mibs", "push {big} MiB, {chunk} MiB PATCH chunks + PUT", "MiB/s", True, "{:.0f}", True),
     ("pull1_mibs", "pull {big} MiB, 1 stream", "MiB/s", True, "{:.0f}", True),
     ("pull16_mibs", "pull {big} MiB, {streams} streams (aggregate)", "MiB/s", True, "{:.0f}", True),
-    ("manifest_get_rps", "manifest GET (wrk -c{conns})", "req/s", True, "{:.0f}", True),
+    ("manifest_get_rps", "manifest GET by tag (wrk -c{conns})", "req/s", True, "{:.0f}", True),
     ("manifest_get_p99_ms", "manifest GET p99 latency", "ms", False, "{:.2f}", False),
-    ("blob_head_rps", "blob HEAD (ab -k -c{conns})", "req/s", True, "{:.0f}", True),
-    ("blob_head_p99_ms", "blob HEAD p99 latency (ab: whole ms)", "ms", False, "{:.2f}", False),
+    ("manifest_get_cpu_us", "manifest GET, server CPU per request (utime+stime)", "us", False, "{:.1f}", False),
+    ("blob_get_rps", "1 KiB blob GET (wrk -c{conns})", "req/s", True, "{:.0f}", False),
+    ("blob_get_p99_ms", "1 KiB blob GET p99 latency", "ms", False, "{:.2f}", False),
+    ("blob_head_rps", "1 KiB blob HEAD (ab -k -c{conns})", "req/s", True, "{:.0f}", True),
+    ("blob_head_p99_ms", "1 KiB blob HEAD p99 latency (ab: whole ms)", "ms", False, "{:.2f}", False),
     ("small_push_ips", "{images} small image pushes, {workers} workers", "images/s", True, "{:.1f}", True),
     ("small_push_s", "{images} small image pushes, total time", "s", False, "{:.2f}", False),
     ("tag_put_rps", "manifest PUT under a new tag, {workers} workers", "req/s", True, "{:.0f}", True),
-    ("tags_list_rps", "tags/list, {tags} tags (wrk -c{conns})", "req/s", True, "{:.1f}", True),
-    ("tags_list_p99_ms", "tags/list p99 latency", "ms", False, "{:.1f}", False),
+    ("tags_list_rps", "tags/list ?n={tags} (wrk -c{conns})", "req/s", True, "{:.1f}", True),
+    ("tags_list_p99_ms", "tags/list ?n={tags} p99 latency (wrk)", "ms", False, "{:.1f}", False),
+    ("tags_full_mean_ms", "tags/list ?n={tags}, mean latency (1 client)", "ms", False, "{:.3f}", False),
+    ("tags_full_p99_ms", "tags/list ?n={tags}, p99 latency (1 client)", "ms", False, "{:.3f}", False),
+    ("tags_page_mean_ms", "tags/list ?n={tpage} of {tags}, mean latency (1 client)", "ms", False, "{:.3f}", False),
+    ("tags_page_p99_ms", "tags/list ?n={tpage} of {tags}, p99 latency (1 client)", "ms", False, "{:.3f}", False),
     ("repo_push_ips", "one-image repository creation, {workers} workers", "repos/s", True, "{:.1f}", True),
-    ("catalog_mean_ms", "catalog ?n={repos}, mean latency (1 client)", "ms", False, "{:.2f}", False),
-    ("catalog_p99_ms", "catalog ?n={repos}, p99 latency (1 client)", "ms", False, "{:.2f}", False),
+    ("catalog_mean_ms", "catalog ?n={repos}, mean latency (1 client)", "ms", False, "{:.3f}", False),
+    ("catalog_p99_ms", "catalog ?n={repos}, p99 latency (1 client)", "ms", False, "{:.3f}", False),
+    ("catalog_page_mean_ms", "catalog ?n={cpage} of {nrepos} repos, mean latency (1 client)", "ms", False, "{:.3f}", False),
+    ("catalog_page_p99_ms", "catalog ?n={cpage} of {nrepos} repos, p99 latency (1 client)", "ms", False, "{:.3f}", False),
     ("idle_rss_mib", "idle RSS (VmRSS) 1 s after start", "MiB", False, "{:.1f}", False),
     ("idle_anon_mib", "idle RssAnon (anonymous memory only)", "MiB", False, "{:.1f}", False),
     ("idle_pss_mib", "idle PSS (shared pages divided among users)", "MiB", False, "{:.1f}", False),
@@ -1085,32 +1210,42 @@ def render(b, a):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--berth", required=True)
-    p.add_argument("--registry", required=True)
-    p.add_argument("--nginx", required=True)
+    p.add_argument("--berth", required=True, help="the berth binary")
+    p.add_argument("--registry", required=True, help="the docker-registry binary")
+    p.add_argument("--nginx", required=True, help="the nginx binary")
     p.add_argument("--wrk", default="wrk")
     p.add_argument("--ab", default="ab")
     p.add_argument("--aws", default="/usr/bin/aws",
                    help="the AWS CLI v2, for get-login-password (default /usr/bin/aws)")
-    p.add_argument("--work", required=True)
+    p.add_argument("--openssl", default="openssl")
+    p.add_argument("--work", required=True, help="an empty work directory")
     env = os.environ.get
     p.add_argument("--berth-auth", default="true", choices=("true", "false"),
                    help="start berth with --auth=true (default) or false (the reference has no auth)")
-    p.add_argument("--reps", type=int, default=int(env("BENCH_REPS", 3)))
-    p.add_argument("--big-mib", type=int, default=int(env("BENCH_BIG_MIB", 256)))
-    p.add_argument("--chunk-mib", type=int, default=16)
-    p.add_argument("--streams", type=int, default=16)
-    p.add_argument("--wrk-seconds", type=int, default=int(env("BENCH_WRK_SECONDS", 10)))
-    p.add_argument("--wrk-conns", type=int, default=64)
+    p.add_argument("--reps", type=int, default=int(env("BENCH_REPS", 3)),
+                   help="runs of each big push and pull test, median reported (BENCH_REPS, 3)")
+    p.add_argument("--big-mib", type=int, default=int(env("BENCH_BIG_MIB", 256)),
+                   help="size of the big blob (BENCH_BIG_MIB, 256)")
+    p.add_argument("--chunk-mib", type=int, default=16, help="PATCH size of chunked pushes")
+    p.add_argument("--streams", type=int, default=16, help="parallel pull streams")
+    p.add_argument("--wrk-seconds", type=int, default=int(env("BENCH_WRK_SECONDS", 10)),
+                   help="length of each wrk and ab test (BENCH_WRK_SECONDS, 10)")
+    p.add_argument("--wrk-conns", type=int, default=64, help="wrk and ab connections")
     p.add_argument("--wrk-threads", type=int, default=2)
-    p.add_argument("--images", type=int, default=200)
+    p.add_argument("--openssl-seconds", type=int, default=3, help="length of openssl speed")
+    p.add_argument("--images", type=int, default=200, help="small images to push")
     p.add_argument("--layer-bytes", type=int, default=4096)
-    p.add_argument("--workers", type=int, default=8)
-    p.add_argument("--tags", type=int, default=5000)
-    p.add_argument("--repos", type=int, default=2000)
-    p.add_argument("--catalog-requests", type=int, default=200)
-    p.add_argument("--catalog-seconds", type=float, default=10)
-    p.add_argument("--time-limit", type=int, default=int(env("BENCH_TIME_LIMIT", 1500)))
+    p.add_argument("--workers", type=int, default=8, help="push worker threads")
+    p.add_argument("--tags", type=int, default=5000, help="tags in the tags/list repository")
+    p.add_argument("--tags-page", type=int, default=100, help="n of the tags/list page test")
+    p.add_argument("--repos", type=int, default=2000, help="one-image repositories for the catalog")
+    p.add_argument("--catalog-page", type=int, default=1000, help="n of the catalog page test")
+    p.add_argument("--latency-requests", "--catalog-requests", type=int, default=200,
+                   help="requests per sequential latency test (tags/list, catalog)")
+    p.add_argument("--latency-seconds", "--catalog-seconds", type=float, default=10,
+                   help="time bound of each sequential latency test")
+    p.add_argument("--time-limit", type=int, default=int(env("BENCH_TIME_LIMIT", 1500)),
+                   help="seconds after which the run gives up, as an error (BENCH_TIME_LIMIT)")
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args()
     a.berth_auth = a.berth_auth == "true"
