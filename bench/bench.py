@@ -4,9 +4,9 @@
 Started by bench/run, which installs the tools and builds Berth. This program starts every
 server it measures (Berth with authentication on, docker-registry without any, nginx serving
 the same files statically) on 127.0.0.1 with fresh data directories under the work directory,
-runs the same client against each, prints one table, and stops everything it started. It exits
-non-zero only when something fails (a request that does not answer as the API says, a server
-that does not start), never because of a timing.
+runs the same client against each, prints one table, the core and the performance targets,
+and stops everything it started. It exits non-zero only when something fails (a request that
+does not answer as the API says, a server that does not start), never because of a timing.
 """
 
 import argparse
@@ -1146,17 +1146,21 @@ ROWS = [
 
 
 def render(b, a):
+    """The table, the comparisons with nginx, openssl and the disk, and both target lists;
+    also returns the target verdicts for the JSON output."""
     res = b.results
+    val = lambda key, who: res.get(key, {}).get(who)  # noqa: E731
     lines = []
-    lines.append(f"| metric | unit | berth | reference | ratio | ratio is |")
+    lines.append("| metric | unit | berth | reference | ratio | ratio is |")
     lines.append("|---|---|---:|---:|---:|---|")
-    summary = []
+    core = []
     names = {"big": a.big_mib, "chunk": a.chunk_mib, "streams": a.streams, "conns": a.wrk_conns,
-             "images": a.images, "workers": a.workers, "tags": a.tags, "repos": a.repos}
+             "images": a.images, "workers": a.workers, "tags": a.tags, "repos": a.repos,
+             "tpage": a.tags_page, "cpage": a.catalog_page, "nrepos": a.repos + 3}
     for key, label, unit, higher, fmt, target in ROWS:
         label = label.format(**names)
-        r = res.get(key, {})
-        bv, rv = r.get("berth"), r.get("reference")
+        key = key.replace("pull16_", f"pull{a.streams}_")  # --streams
+        bv, rv = val(key, "berth"), val(key, "reference")
         bs = fmt.format(bv) if bv is not None else "n/a"
         rs = fmt.format(rv) if rv is not None else "n/a"
         ratio = None
@@ -1166,50 +1170,175 @@ def render(b, a):
         direction = "berth/ref (higher is better)" if higher else "ref/berth (lower is better)"
         if key == "push_post_digest_mibs":
             rs = "n/a (no single-request push)"
-            if res.get("push_mono_mibs", {}).get("reference"):
-                ratio = bv / res["push_mono_mibs"]["reference"]
+            if bv and val("push_mono_mibs", "reference"):
+                ratio = bv / val("push_mono_mibs", "reference")
                 rtxt = f"{ratio:.2f}x"
                 direction = "vs reference POST + PUT"
         lines.append(f"| {label} | {unit} | {bs} | {rs} | {rtxt} | {direction} |")
         if target and ratio is not None:
-            summary.append((f"{label}: {ratio:.2f}x (target >= 1.5x)", ratio >= 1.5))
+            core.append((f"{label}: {ratio:.2f}x (target >= 1.5x)", ratio >= 1.5))
+
+    # against nginx serving the same kind of bytes, with the same client and settings
     lines.append("")
-    lines.append("| pull vs nginx sendfile (same file) | MiB/s | nginx | berth | berth/nginx | reference | ref/nginx |")
+    lines.append("| vs nginx (same client, same settings) | unit | nginx | berth | berth/nginx | "
+                 "reference | ref/nginx |")
     lines.append("|---|---|---:|---:|---:|---:|---:|")
-    for key, label in (("pull1_mibs", "1 stream"), ("pull16_mibs", f"{a.streams} streams")):
-        r = res.get(key, {})
-        n, bv, rv = r.get("nginx"), r.get("berth"), r.get("reference")
+    vs_nginx = (
+        ("manifest GET vs 1 KiB static GET (wrk)", "req/s", "manifest_get_rps", "static_get_rps"),
+        ("1 KiB blob GET vs the same file (wrk)", "req/s", "blob_get_rps", "static_get_rps"),
+        ("1 KiB blob HEAD vs the same file (ab)", "req/s", "blob_head_rps", "blob_head_rps"),
+        ("pull 1 stream (curl)", "MiB/s", "pull1_mibs", "pull1_mibs"),
+        (f"pull {a.streams} streams (curl)", "MiB/s", f"pull{a.streams}_mibs", f"pull{a.streams}_mibs"),
+    )
+    for label, unit, key, nkey in vs_nginx:
+        n, bv, rv = val(nkey, "nginx"), val(key, "berth"), val(key, "reference")
         if n and bv and rv:
-            lines.append(f"| {label} | MiB/s | {n:.0f} | {bv:.0f} | {bv / n * 100:.0f}% | "
-                         f"{rv:.0f} | {rv / n * 100:.0f}% |")
-            summary.append((f"pull {label}: berth {bv / n * 100:.0f}% of nginx (target >= 80%)",
-                            bv / n >= 0.8))
-    d = res.get("push_disk_mibs", {}).get("disk")
+            lines.append(f"| {label} | {unit} | {n:.0f} | {bv:.0f} | {bv / n:.2f}x | "
+                         f"{rv:.0f} | {rv / n:.2f}x |")
+    for key, label in (("pull1_mibs", "1 stream"), (f"pull{a.streams}_mibs", f"{a.streams} streams")):
+        n, bv = val(key, "nginx"), val(key, "berth")
+        if n and bv:
+            core.append((f"pull {label}: berth {bv / n * 100:.0f}% of nginx (target >= 80%)",
+                         bv / n >= 0.8))
+
+    # pushes against hashing the bytes on one core, and against the disk
+    ossl = val("openssl_sha256_mibs", "openssl")
+    pushes = (("POST + PUT (monolithic)", "push_mono_mibs"), ("single POST ?digest=", "push_post_digest_mibs"),
+              ("chunked", "push_chunked_mibs"))
+    if ossl:
+        lines.append("")
+        lines.append("| push vs sha256 on one core (openssl speed) | unit | openssl | berth | "
+                     "berth/openssl | reference | ref/openssl |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|")
+        for label, key in pushes:
+            bv, rv = val(key, "berth"), val(key, "reference")
+            if bv:
+                rtxt = (f"{rv:.0f} | {rv / ossl:.2f}x" if rv else "n/a | -")
+                lines.append(f"| {label} | MiB/s | {ossl:.0f} | {bv:.0f} | {bv / ossl:.2f}x | {rtxt} |")
+    d = val("push_disk_mibs", "disk")
     if d:
         lines.append("")
-        lines.append("| push vs the disk (same bytes) | MiB/s | local copy + fsync | berth | "
+        lines.append("| push vs the disk (same bytes) | unit | local copy + fsync | berth | "
                      "berth/disk | reference | ref/disk |")
         lines.append("|---|---|---:|---:|---:|---:|---:|")
-        for key, label in (("push_mono_mibs", "POST + PUT"), ("push_chunked_mibs", "chunked")):
-            r = res.get(key, {})
-            bv, rv = r.get("berth"), r.get("reference")
+        for label, key in (("POST + PUT", "push_mono_mibs"), ("chunked", "push_chunked_mibs")):
+            bv, rv = val(key, "berth"), val(key, "reference")
             if bv and rv:
                 lines.append(f"| {label} | MiB/s | {d:.0f} | {bv:.0f} | {bv / d * 100:.0f}% | "
                              f"{rv:.0f} | {rv / d * 100:.0f}% |")
     irss = res.get("idle_rss_mib", {})
     if irss.get("berth") and irss.get("reference"):
         q = irss["berth"] / irss["reference"]
-        summary.append((f"idle RSS: berth {irss['berth']:.1f} MiB = 1/{1 / q:.1f} of reference "
-                        f"{irss['reference']:.1f} MiB (target <= 1/5)", q <= 0.2))
+        core.append((f"idle RSS: berth {irss['berth']:.1f} MiB = 1/{1 / q:.1f} of reference "
+                     f"{irss['reference']:.1f} MiB (target <= 1/5)", q <= 0.2))
+
+    perf = performance_targets(res, a)
     lines.append("")
-    lines.append("Targets:")
-    for text, ok in summary:
+    lines.append("Targets (core registry):")
+    for text, ok in core:
         lines.append(f"- [{'met' if ok else 'NOT met'}] {text}")
-    return "\n".join(lines)
+    lines.append("")
+    lines.append("Targets (performance):")
+    for text, ok in perf:
+        lines.append(f"- [{'n/a' if ok is None else 'met' if ok else 'NOT met'}] {text}")
+    verdicts = ([{"section": "core registry", "target": t, "met": ok} for t, ok in core] +
+                [{"section": "performance", "target": t, "met": ok} for t, ok in perf])
+    return "\n".join(lines), verdicts
+
+
+def performance_targets(res, a):
+    """(text, met) per target of the performance table; met is None when it was not measured."""
+    val = lambda key, who: res.get(key, {}).get(who)  # noqa: E731
+    out = []
+
+    def vs(what, bv, base, base_what, unit, want):
+        if bv is None or not base:
+            out.append((f"{what}: not measured (target >= {want}x {base_what})", None))
+            return
+        q = bv / base
+        out.append((f"{what}: berth {bv:.0f} {unit} = {q:.2f}x {base_what} {base:.0f} {unit} "
+                    f"(target >= {want}x)", q >= want))
+
+    def most(what, v, limit, unit, fmt="{:.2f}", extra=""):
+        if v is None:
+            out.append((f"{what}: not measured (target <= {limit} {unit})", None))
+            return
+        out.append((f"{what}: {fmt.format(v)} {unit}{extra} (target <= {limit} {unit})", v <= limit))
+
+    def latency(what, key, limit):
+        mean, p99 = val(f"{key}_mean_ms", "berth"), val(f"{key}_p99_ms", "berth")
+        if mean is None or p99 is None:
+            out.append((f"{what}: not measured (target <= {limit} ms)", None))
+            return
+        out.append((f"{what}: mean {mean:.3f} ms, p99 {p99:.3f} ms (target <= {limit} ms, judged "
+                    f"on the mean; the p99 is {'within' if p99 <= limit else 'over'} the limit)",
+                    mean <= limit))
+
+    nstatic = val("static_get_rps", "nginx")
+    vs(f"manifest GET by tag, wrk -c{a.wrk_conns}", val("manifest_get_rps", "berth"), nstatic,
+       "nginx 1 KiB static GET", "req/s", 0.5)
+    most("manifest GET p99", val("manifest_get_p99_ms", "berth"), 10, "ms")
+    vs("1 KiB blob HEAD (ab)", val("blob_head_rps", "berth"), val("blob_head_rps", "nginx"),
+       "nginx HEAD of the same file", "req/s", 0.5)
+    vs("1 KiB blob GET (wrk)", val("blob_get_rps", "berth"), nstatic,
+       "nginx GET of the same file", "req/s", 0.5)
+    ossl = val("openssl_sha256_mibs", "openssl")
+    vs(f"monolithic push of {a.big_mib} MiB (POST + PUT)", val("push_mono_mibs", "berth"), ossl,
+       "openssl sha256 on one core", "MiB/s", 0.6)
+    vs(f"chunked push ({a.chunk_mib} MiB PATCHes)", val("push_chunked_mibs", "berth"), ossl,
+       "openssl sha256 on one core", "MiB/s", 0.5)
+    for streams in (1, a.streams):
+        key = f"pull{streams}_mibs"
+        vs(f"pull of {a.big_mib} MiB, {streams} stream{'s' if streams > 1 else ''}",
+           val(key, "berth"), val(key, "nginx"), "nginx sendfile", "MiB/s", 0.95)
+    bv, rv = val("small_push_ips", "berth"), val("small_push_ips", "reference")
+    if bv and rv:
+        out.append((f"{a.images} small images by {a.workers} workers: berth {bv:.1f} images/s = "
+                    f"{bv / rv:.2f}x the reference {rv:.1f} images/s (target >= 10x)", bv / rv >= 10))
+    else:
+        out.append(("small image pushes: not measured (target >= 10x the reference)", None))
+    latency(f"tags/list of {a.tags} tags (?n={a.tags}), 1 client", "tags_full", 2)
+    latency(f"tags/list ?n={a.tags_page} page, 1 client", "tags_page", 0.5)
+    latency(f"catalog ?n={a.catalog_page} of {a.repos + 3} repositories, 1 client", "catalog_page", 5)
+    most("idle RSS (VmRSS 1 s after start)", val("idle_rss_mib", "berth"), 4, "MiB", "{:.1f}")
+    most("peak RSS (VmHWM at the end)", val("peak_rss_mib", "berth"), 40, "MiB", "{:.1f}")
+    most("cold start to ready on /v2/" + (" (401 challenge, auth on)" if a.berth_auth else ""),
+         val("cold_start_ms", "berth"), 10, "ms", "{:.1f}")
+    rcpu = val("manifest_get_cpu_us", "reference")
+    most("server CPU per " + ("authenticated " if a.berth_auth else "") + "manifest GET",
+         val("manifest_get_cpu_us", "berth"), 50, "us", "{:.1f}",
+         f" (reference: {rcpu:.1f} us)" if rcpu is not None else "")
+    return out
+
+
+EPILOG = """\
+tests, in order (berth with --auth=true unless --berth-auth=false; the reference without auth):
+  cold start      exec to ready on GET /v2/, 5 starts on an empty data dir each, median.
+                  Ready: reference 200; berth 401 with a Basic challenge (auth on) or 200
+  idle memory     VmRSS, RssAnon, PSS 1 s after the server first answered
+  login           aws ecr get-login-password (AWS CLI v2, isolated config) with the bootstrap
+                  admin key; every berth request then sends Basic base64(AWS:<token>)
+  openssl         openssl speed -evp sha256, 16 KiB blocks, one core: the push ceiling
+  push            BIG MiB: POST + PUT ?digest=, single POST ?digest= (berth), 16 MiB PATCHes
+  pull            curl -o /dev/null, 1 and 16 streams, registries and nginx (same file)
+  manifest GET    wrk -c64 by tag, with server CPU (utime+stime) per completed request;
+                  nginx's GET of a 1 KiB static file with the same wrk settings as the base
+  1 KiB blob      GET with wrk -c64 and HEAD with ab -k -i -c64: nginx (the same bytes as a
+                  static file), berth, reference
+  small images    200 images (config, 4 KiB layer, manifest) by 8 workers
+  tags/list       5000 tags (PUT by 8 workers), wrk on ?n=5000, then one keep-alive client,
+                  sequential, on ?n=5000 and ?n=100: mean and p99
+  catalog         2000 one-image repositories, one client, sequential, ?n=2000 and ?n=1000
+  peak memory     VmHWM at the end
+Prints one table (berth, reference, ratio), comparisons with nginx, openssl and the disk, and
+the "Targets (core registry)" and "Targets (performance)" sections. Timings never fail the
+run. See bench/README.md.
+"""
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--berth", required=True, help="the berth binary")
     p.add_argument("--registry", required=True, help="the docker-registry binary")
     p.add_argument("--nginx", required=True, help="the nginx binary")
@@ -1246,7 +1375,8 @@ def main():
                    help="time bound of each sequential latency test")
     p.add_argument("--time-limit", type=int, default=int(env("BENCH_TIME_LIMIT", 1500)),
                    help="seconds after which the run gives up, as an error (BENCH_TIME_LIMIT)")
-    p.add_argument("--json", help="also write the results here")
+    p.add_argument("--json", help="also write the results, target verdicts, notes and settings "
+                   "here (BENCH_JSON)")
     a = p.parse_args()
     a.berth_auth = a.berth_auth == "true"
 
@@ -1298,8 +1428,9 @@ def main():
                    f"({other / (wall * ncpu) * 100:.0f}% of the machine)")
     b.notes.append(f"load average (1/5/15 min) at start {' '.join(load0)}, at end {' '.join(load1)} "
                    f"on {os.cpu_count()} CPUs: anything above what this run adds is other work")
+    table, verdicts = render(b, a)
     print()
-    print(render(b, a))
+    print(table)
     if b.notes:
         print("\nNotes:")
         for n in b.notes:
@@ -1308,7 +1439,8 @@ def main():
           f"runs; MiB = 2^20 bytes.")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"results": b.results, "notes": b.notes}, f, indent=2)
+            json.dump({"results": b.results, "targets": verdicts, "notes": b.notes,
+                       "settings": {k: v for k, v in vars(a).items() if k != "json"}}, f, indent=2)
     return rc
 
 
