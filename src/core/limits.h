@@ -30,9 +30,13 @@
 /* Request line plus headers: generous for bearer tokens, far below anything abusive. */
 #define BERTH_HEADER_MAX_DEFAULT (64u * 1024)
 
-/* Per-connection memory in libmicrohttpd (headers + receive buffer). Measured on a 256 MiB
- * push: 64 KiB ~440 MiB/s, 256 KiB ~510, 512 KiB ~550, 1 MiB ~600. */
-#define BERTH_CONN_MEM_DEFAULT (512u * 1024)
+/* Per-connection memory in libmicrohttpd (headers + receive buffer). libmicrohttpd 0.9.75 zeroes
+ * the whole pool before each request on a kept-alive connection, so every small request pays
+ * for its size, and a busy connection keeps all of it resident. At 512 KiB an authenticated
+ * manifest GET cost ~48 us of server CPU against ~36 us at 128 KiB, and peak RSS under 64
+ * connections was 45 MiB against 20; 256 MiB pushes did not measurably differ on this class
+ * of machine, where the page-cache copy dominates (docs/performance.md). */
+#define BERTH_CONN_MEM_DEFAULT (128u * 1024)
 
 /* Upload sessions open at once across the server; beyond it POST answers 429. */
 #define BERTH_UPLOADS_MAX_DEFAULT 1024

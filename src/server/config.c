@@ -72,9 +72,10 @@ static const struct setting settings[] = {
     {"max-header-size", "BERTH_MAX_HEADER_SIZE", INT(max_header_size), 4096, 1024 * 1024,
      NUM(65536), SERVE, "Largest request line plus headers accepted, in bytes (431 beyond)"},
     {"connection-buffer", "BERTH_CONNECTION_BUFFER", INT(connection_buffer), 16384,
-     16 * 1024 * 1024, NUM(524288), SERVE,
+     16 * 1024 * 1024, NUM(131072), SERVE,
      "Memory per connection for headers and receive buffering, in bytes; larger buffers "
-     "make big pushes faster (at most max-connections times this)"},
+     "read big pushes in fewer calls but cost every request on a kept-alive connection "
+     "(at most max-connections times this)"},
     {"max-concurrent-uploads", "BERTH_MAX_CONCURRENT_UPLOADS", INT(max_concurrent_uploads), 1,
      100000, "256", SERVE, "Upload requests streaming at once; more get 429"},
     {"request-timeout", "BERTH_REQUEST_TIMEOUT", INT(request_timeout), 1, 86400, "120", SERVE,

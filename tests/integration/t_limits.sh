@@ -16,8 +16,8 @@ req PUT /v2/lim/manifests/small --data-binary @"$T/small" -H 'Content-Type: appl
 expect_status 201 "manifest under the limit"
 ok "--max-manifest-size is enforced with 413 MANIFEST_INVALID"
 
-# header size: Berth enforces --max-header-size itself (the connection buffer, 512 KiB by
-# default, is far larger): 32 KiB of headers is refused with 431, 12 KiB passes
+# header size: Berth enforces --max-header-size itself (the connection buffer, 128 KiB by
+# default, is larger): 32 KiB of headers is refused with 431, 12 KiB passes
 big=$(head -c 32768 /dev/zero | tr '\0' a)
 req GET /v2/ -H "X-Big: $big"
 expect_error 431 UNSUPPORTED "32 KiB of headers over a 16 KiB limit"
