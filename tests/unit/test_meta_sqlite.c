@@ -920,8 +920,8 @@ static void tags_page_case_ties(void **state)
         const char *last;
         size_t from, n;
     } pages[] = {
-        {NULL, 0, 2}, {"A", 1, 2}, {"a", 2, 2}, {"B", 3, 2}, {"b", 4, 1},
-        {"b1", 5, 0}, {"Aa", 2, 2}, {"", 0, 2}, {"c", 5, 0},
+        {NULL, 0, 2}, {"A", 1, 2},  {"a", 2, 2}, {"B", 3, 2}, {"b", 4, 1},
+        {"b1", 5, 0}, {"Aa", 2, 2}, {"", 0, 2},  {"c", 5, 0},
     };
     for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
         struct berth_strlist l = {0};
