@@ -1,10 +1,11 @@
 /*
  * Query plans of the SQLite store's statements whose cost must not grow with the registry:
  * pages (tags/list, catalog, ListImages/DescribeImages), an image's tags (asked once per image
- * of a page and of a lifecycle evaluation) and the list of repositories with a lifecycle
- * policy. Berth never runs ANALYZE, so SQLite plans from the schema alone and the plan of an
- * empty database is the plan at any size. bench/scale measures the same thing with a clock
- * (docs/performance-scale.md); this catches a schema or statement change that loses an index.
+ * of a page and of a lifecycle evaluation), who references a manifest or blob (asked by
+ * deletes and per image by lifecycle), a subject's referrers, and the list of repositories
+ * with a lifecycle policy. Berth never runs ANALYZE, so SQLite plans from the schema alone and the
+ * plan of an empty database is the plan at any size. bench/scale measures the same thing with a
+ * clock (docs/performance-scale.md); this catches a schema or statement change that loses an index.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,6 +121,29 @@ static void catalog_and_image_pages_start_at_last(void **state)
     assert_plan(*state, ST_IMAGE_LIST, "(repo_id=? AND digest>?)");
 }
 
+static void references_by_child_and_kind(void **state)
+{
+    /* Before manifest_refs_child_kind: "USING PRIMARY KEY (repo_id=?)", every reference of
+     * the repository read per question (manifest_refs_child lacked `kind`). */
+    const char *want =
+        "USING COVERING INDEX manifest_refs_child_kind (repo_id=? AND child_digest=? AND kind=?)";
+    assert_plan(*state, ST_LINK_IN_USE, want);
+    assert_plan(*state, ST_MANIFEST_PARENT, want);
+    assert_plan(*state, ST_LC_PARENTS_OF, want);
+    assert_plan(*state, ST_LC_IMAGES, want);
+    assert_plan(*state, ST_GC_LINK_DELETE,
+                "manifest_refs_child_kind (repo_id=? AND child_digest=?)");
+}
+
+static void referrers_by_subject(void **state)
+{
+    /* Before manifests_subject_digest: "USING INDEX sqlite_autoindex_manifests_1 (repo_id=?)",
+     * every manifest of the repository read in digest order to skip the sort. */
+    assert_plan(*state, ST_REFERRERS, "manifests_subject_digest (repo_id=? AND subject_digest=?)");
+    assert_plan(*state, ST_LC_REFERRERS_OF,
+                "manifests_subject_digest (repo_id=? AND subject_digest=?)");
+}
+
 static void lifecycle_repos_from_their_index(void **state)
 {
     /* Before repositories_lifecycle: "SCAN repositories USING INDEX
@@ -136,6 +160,8 @@ int main(void)
         T(tags_page_starts_at_last),
         T(image_tags_by_digest),
         T(catalog_and_image_pages_start_at_last),
+        T(references_by_child_and_kind),
+        T(referrers_by_subject),
         T(lifecycle_repos_from_their_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
