@@ -20,7 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 HTTP = [("tags_first", "tags/list, first page"), ("tags_middle", "tags/list, middle page"),
         ("catalog_first", "catalog, first page"), ("catalog_middle", "catalog, middle page"),
         ("describe_first", "DescribeImages, first page"),
-        ("describe_middle", "DescribeImages, middle page"), ("manifest_get", "manifest GET by tag")]
+        ("describe_middle", "DescribeImages, middle page"), ("manifest_get", "manifest GET by tag"),
+        ("referrers", "referrers of an image")]
 
 
 def main():
@@ -35,6 +36,8 @@ def main():
     fig, axes = plt.subplots(1, 3, figsize=(18, 5.6))
     ax = axes[0]
     for key, label in HTTP:
+        if key not in steps[0]["http"]:
+            continue
         ax.plot(ns, [s["http"][key]["mean"] for s in steps], marker="o", label=label)
     ax.set_xscale("log")
     ax.set_ylim(bottom=0)

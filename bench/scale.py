@@ -6,7 +6,8 @@ Berth (auth on, a bootstrap admin key it generates) on 127.0.0.1 with a fresh da
 under the work directory, grows it in steps with bench/populate, and at each step measures:
 
 - from one keep-alive client, sequentially: tags/list, catalog and DescribeImages pages (the
-  first one and one from the middle) and a manifest GET by tag, each `--samples` times after
+  first one and one from the middle), a manifest GET by tag and the referrers of an image
+  (it has none), each `--samples` times after
   `--warmup` unmeasured requests: mean, p50, p99, max;
 - `berth lifecycle run --repository R --dry-run` on repositories of fixed sizes (the
   `--lc-work` list: a policy over that many images), and `berth lifecycle run --dry-run` over
@@ -333,6 +334,10 @@ class Scale:
             if body != want_manifest:
                 raise ScaleError("manifest GET answered other bytes")
 
+        def referrers_check(body):
+            if json.loads(body).get("manifests") != []:
+                raise ScaleError("referrers answered other than an empty index")
+
         after_mid = by_digest[len(by_digest) // 2 + 1]
         return [
             ("tags_first", "tags/list ?n=100, first page",
@@ -351,6 +356,8 @@ class Scale:
              describe(mid_digest), describe_check(after_mid)),
             ("manifest_get", "manifest GET by tag",
              get(f"/v2/{big}/manifests/{mid_tag}", {"Accept": pop.OCI_MANIFEST}), manifest_check),
+            ("referrers", "referrers of an image (none)",
+             get(f"/v2/{big}/referrers/{pop.tag_digest(self.tags // 2)}"), referrers_check),
         ], (oci, ecr)
 
     def signed(self, op, body):
@@ -475,7 +482,8 @@ class Scale:
 HTTP_COLS = [("tags_first", "tags/list first"), ("tags_middle", "tags/list middle"),
              ("catalog_first", "catalog first"), ("catalog_middle", "catalog middle"),
              ("describe_first", "DescribeImages first"),
-             ("describe_middle", "DescribeImages middle"), ("manifest_get", "manifest GET")]
+             ("describe_middle", "DescribeImages middle"), ("manifest_get", "manifest GET"),
+             ("referrers", "referrers")]
 
 
 def fmt_n(n):
