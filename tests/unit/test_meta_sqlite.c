@@ -903,6 +903,34 @@ static void tags_upsert_list_delete(void **state)
     berth_strlist_dispose(&l);
 }
 
+/* Tags equal but for case: `last` is exact on the tie (byte order), and a `last` that is no
+ * tag starts the page where it would sort. The statement bounds lower(name) separately so the
+ * page starts at `last` in the index (test_meta_plans.c); the answers must not change. */
+static void tags_page_case_ties(void **state)
+{
+    struct fixture *f = *state;
+    int64_t r = repo(f, "ties");
+    char m[BERTH_DIGEST_BUF];
+    digest_n(m, 1);
+    const char *tags[] = {"b1", "B", "a", "b", "A"};
+    for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+        assert_int_equal(put(f, r, m, NULL, NULL, 0, tags[i]), 0);
+    const char *all[] = {"A", "a", "B", "b", "b1"};
+    struct {
+        const char *last;
+        size_t from, n;
+    } pages[] = {
+        {NULL, 0, 2}, {"A", 1, 2},  {"a", 2, 2}, {"B", 3, 2}, {"b", 4, 1},
+        {"b1", 5, 0}, {"Aa", 2, 2}, {"", 0, 2},  {"c", 5, 0},
+    };
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        struct berth_strlist l = {0};
+        assert_int_equal(f->ops->tag_list(f->impl, r, pages[i].last, 2, &l), 0);
+        assert_list(&l, all + pages[i].from, pages[i].n);
+        berth_strlist_dispose(&l);
+    }
+}
+
 /* ---- referrers ---- */
 
 static void referrers_filtered(void **state)
@@ -1212,6 +1240,7 @@ int main(void)
         T(blob_iterate_all),
         T(manifest_iterate_all),
         T(tags_upsert_list_delete),
+        T(tags_page_case_ties),
         T(referrers_filtered),
         T(image_expire_rechecks_and_cascades),
         T(lifecycle_preview_one_at_a_time),

@@ -75,8 +75,12 @@ const char *const msq_stmt_sql[ST_COUNT] = {
     [ST_TAG_GET] = "SELECT digest FROM tags WHERE repo_id = ?1 AND name = ?2",
     [ST_TAG_DELETE] = "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2",
     /* IMPLEMENTATION-OF distribution-spec: tags "MUST be in lexical order (i.e.
-     * case-insensitive alphanumeric order)"; byte order breaks ties so `last` is exact. */
-    [ST_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = ?1 "
+     * case-insensitive alphanumeric order)"; byte order breaks ties so `last` is exact.
+     * `lower(name) >= lower(?2)` follows from the row comparison; it is there because SQLite
+     * does not turn a row value over an expression index into a range, so without it a page
+     * from the middle of a repository read every tag before `last` (EXPLAIN QUERY PLAN: "SEARCH
+     * tags USING COVERING INDEX tags_order (repo_id=?)"; with it, "(repo_id=? AND <expr>>?)"). */
+    [ST_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = ?1 AND lower(name) >= lower(?2) "
                     "AND (lower(name), name) > (lower(?2), ?2) "
                     "ORDER BY lower(name), name LIMIT ?3",
     [ST_BLOB_ALL] = "SELECT digest, size FROM blobs ORDER BY digest",
