@@ -1,5 +1,5 @@
 -- 006: indexes for registries with many tags, manifests and repositories (measured by
--- bench/scale; see docs/performance-scale.md). Berth never runs ANALYZE, so SQLite plans from
+-- bench/scale; see docs/performance.md). Berth never runs ANALYZE, so SQLite plans from
 -- the schema alone, and where two indexes could serve it preferred the one that skips a sort
 -- or covers a column over the one that narrows the search: each index below serves its
 -- statements' filter, order and columns at once. test_meta_plans checks the plans.
