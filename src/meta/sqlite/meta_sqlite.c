@@ -281,6 +281,21 @@ static void conn_destructor(void *p)
     conn_close(c);
 }
 
+/* SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries, so a writer that
+ * finds the lock taken for a millisecond waits much longer. Short waits first, then 1 ms,
+ * about 10 s in all before SQLITE_BUSY. */
+#define BUSY_SHORT_TRIES 200 /* 100 us apart: the first 20 ms */
+#define BUSY_TRIES_MAX 10000 /* then 1 ms apart */
+static int busy_wait(void *arg, int tries)
+{
+    (void)arg;
+    if (tries >= BUSY_TRIES_MAX)
+        return 0;
+    struct timespec ts = {0, tries < BUSY_SHORT_TRIES ? 100000L : 1000000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 static int conn_open_db(const char *path, sqlite3 **out)
 {
     sqlite3 *db = NULL;
@@ -291,7 +306,7 @@ static int conn_open_db(const char *path, sqlite3 **out)
         sqlite3_close(db);
         return rc;
     }
-    sqlite3_busy_timeout(db, 10000);
+    sqlite3_busy_handler(db, busy_wait, NULL);
     char *msg = NULL;
     if (sqlite3_exec(db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
@@ -364,9 +379,29 @@ static int exec_simple(struct conn *c, enum stmt_id id)
     return r == SQLITE_DONE ? 0 : msq_db_error(c->db, msq_stmt_sql[id]);
 }
 
+/* Writers of this process take turns on a mutex before BEGIN IMMEDIATE: the one waiting is
+ * woken the moment the lock is free. Left to SQLite, eight pushing threads spent their time
+ * asleep in its busy handler (3.5 ms per wait on average, measured with strace) and pushed
+ * tags more slowly than one thread did. Other processes (berth admin, berth gc) still meet
+ * this one in the busy handler. */
 int msq_begin(struct conn *c)
 {
-    return exec_simple(c, ST_BEGIN);
+    pthread_mutex_lock(&c->store->write_mu);
+    int rc = exec_simple(c, ST_BEGIN);
+    if (rc < 0) {
+        pthread_mutex_unlock(&c->store->write_mu);
+        return rc;
+    }
+    c->writing = 1;
+    return 0;
+}
+
+static void write_done(struct conn *c)
+{
+    if (c->writing) {
+        c->writing = 0;
+        pthread_mutex_unlock(&c->store->write_mu);
+    }
 }
 
 int msq_commit(struct conn *c)
@@ -374,6 +409,7 @@ int msq_commit(struct conn *c)
     int rc = exec_simple(c, ST_COMMIT);
     if (rc < 0)
         exec_simple(c, ST_ROLLBACK);
+    write_done(c);
     return rc;
 }
 
@@ -381,6 +417,7 @@ void msq_rollback(struct conn *c)
 {
     if (!sqlite3_get_autocommit(c->db))
         exec_simple(c, ST_ROLLBACK);
+    write_done(c);
 }
 
 void msq_bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -1201,6 +1238,7 @@ static void store_close(void *impl)
     pthread_setspecific(s->key, NULL);
     pthread_key_delete(s->key);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->write_mu);
     free(s->path);
     free(s);
 }
@@ -1303,6 +1341,7 @@ int berth_meta_sqlite_open(struct berth_meta **out, const char *path)
     if (rc < 0)
         goto fail;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->write_mu, NULL);
     pthread_key_create(&s->key, conn_destructor);
     m->ops = &sqlite_ops;
     m->impl = s;

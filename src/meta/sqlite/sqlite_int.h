@@ -119,6 +119,7 @@ struct conn {
     sqlite3_stmt *st[ST_COUNT];
     struct store *store;
     struct conn *next;
+    int writing; /* inside msq_begin .. msq_commit/msq_rollback: holds store->write_mu */
 };
 
 struct store {
@@ -126,6 +127,9 @@ struct store {
     pthread_key_t key;
     pthread_mutex_t mu;
     struct conn *all;
+    /* Write transactions of this process queue here rather than in SQLite's busy handler,
+     * which sleeps in whole milliseconds (see msq_begin). */
+    pthread_mutex_t write_mu;
 };
 
 int64_t msq_now_s(void);
