@@ -38,6 +38,9 @@
  * of machine, where the page-cache copy dominates (docs/performance.md). */
 #define BERTH_CONN_MEM_DEFAULT (128u * 1024)
 
+/* File responses (blob GETs) up to this size are read and sent from memory, not sendfile()d. */
+#define BERTH_FD_INLINE_MAX (16u * 1024)
+
 /* Upload sessions open at once across the server; beyond it POST answers 429. */
 #define BERTH_UPLOADS_MAX_DEFAULT 1024
 
