@@ -40,7 +40,7 @@ def main():
     steps, cfg = res["steps"], res["config"]
     ns = [s["tags"] for s in steps]
 
-    fig, axes = plt.subplots(1, 3, figsize=(18, 5.6))
+    fig, axes = plt.subplots(1, 3, figsize=(18, 7.2))
     ax = axes[0]
     for i, (key, label) in enumerate(HTTP):
         if key not in steps[0]["http"]:
@@ -56,12 +56,12 @@ def main():
                 label="paired run: %s and %s measured alternately" % tuple(
                     "N=%d" % s["tags"] for s in paired["steps"]))
     ax.set_xscale("log")
-    ax.set_ylim(bottom=0)
+    ax.set_yscale("log")  # pages cost 0.1 to 5 ms: flat lines at both ends stay visible
     ax.set_xlabel("N: tags in the big repository (repositories: min(N, %d))" % cfg["max_repos"])
     ax.set_ylabel("mean latency, ms (one keep-alive client)")
     ax.set_title("Paginated reads, manifest GET, referrers (page size 100)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
 
     ax = axes[1]
     for w in cfg["lc_work"]:
@@ -79,7 +79,7 @@ def main():
     ax.set_ylabel("command wall time, ms (median)")
     ax.set_title("Lifecycle and gc at a fixed amount of work, as the registry grows")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
 
     ax = axes[2]
     ends = [steps[0], steps[-1]] if len(steps) > 1 else steps
@@ -96,7 +96,7 @@ def main():
     ax.set_ylabel("command wall time, ms (median)")
     ax.set_title("The same commands as the work grows, at fixed size")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
 
     fig.suptitle("Berth %s: cost against registry size (%s)" % (
         res.get("berth", "").replace("berth ", ""), "bench/scale"))
