@@ -158,6 +158,23 @@ class Procs:
                 pass
 
 
+def time_op(what, fn, check, warmup, samples):
+    """Seconds of each of `samples` requests after `warmup` unmeasured ones; the first answer
+    is checked, every answer must be 200."""
+    times = []
+    for i in range(warmup + samples):
+        t0 = time.perf_counter()
+        status, body = fn()
+        dt = time.perf_counter() - t0
+        if status != 200:
+            raise ScaleError(f"{what}: HTTP {status} {body[:300]!r}")
+        if i == 0:
+            check(body)
+        if i >= warmup:
+            times.append(dt)
+    return times
+
+
 def random_key():
     key = "AKIA" + "".join(random.SystemRandom().choice(string.ascii_uppercase + string.digits)
                            for _ in range(16))
@@ -175,11 +192,14 @@ def lc_policy(keep):
 
 
 class Scale:
-    def __init__(self, a):
+    """One registry: its server, its clients, and what has been pushed to it."""
+
+    def __init__(self, a, procs, data=None, tag="berth"):
         self.a = a
         self.work = a.work
-        self.data = os.path.join(self.work, "data")
-        self.procs = Procs(os.path.join(self.work, "pids"))
+        self.tag = tag
+        self.data = data or os.path.join(self.work, "data")
+        self.procs = procs
         self.key, self.secret = random_key()
         self.steps = []
         self.fixtures = {}
@@ -187,14 +207,14 @@ class Scale:
         self.repos = 0
         self.tags = 0
         self.garbage = 0
-        self.populate_log = os.path.join(self.work, "populate.log")
+        self.populate_log = os.path.join(self.work, f"populate-{tag}.log")
 
     # --- the server and the clients
 
     def start(self):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server_log = os.path.join(self.work, "berth.log")
+        self.server_log = os.path.join(self.work, f"{self.tag}.log")
         env = dict(os.environ, BERTH_ADMIN_ACCESS_KEY_ID=self.key,
                    BERTH_ADMIN_SECRET_ACCESS_KEY=self.secret)
         # Background gc and lifecycle off: they would run at unknown moments during the timing;
@@ -222,7 +242,7 @@ class Scale:
 
     def populate(self, **kw):
         """Runs bench/populate with --key value arguments; returns its summary."""
-        out = os.path.join(self.work, "populate.json")
+        out = os.path.join(self.work, f"populate-{self.tag}.json")
         argv = [sys.executable, os.path.join(HERE, "populate"), "--url", self.url,
                 "--workers", str(self.a.workers), "--json", out]
         for k, v in kw.items():
@@ -376,18 +396,7 @@ class Scale:
         out = {}
         try:
             for name, what, fn, check in ops:
-                times = []
-                for i in range(a.warmup + a.samples):
-                    t0 = time.perf_counter()
-                    status, body = fn()
-                    dt = time.perf_counter() - t0
-                    if status != 200:
-                        raise ScaleError(f"{what}: HTTP {status} {body[:300]!r}")
-                    if i == 0:
-                        check(body)
-                    if i >= a.warmup:
-                        times.append(dt)
-                s = summary_ms(times)
+                s = summary_ms(time_op(what, fn, check, a.warmup, a.samples))
                 s["what"] = what
                 out[name] = s
                 log(f"scale:   {what}: mean {s['mean']:.2f} ms, p99 {s['p99']:.2f} ms")
@@ -443,6 +452,15 @@ class Scale:
             time.sleep(1.1)
         return out
 
+    def footprint(self):
+        out = {"db_bytes": file_size(os.path.join(self.data, "meta.db")),
+               "wal_bytes": file_size(os.path.join(self.data, "meta.db-wal"))}
+        with open(f"/proc/{self.server.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    out["server_rss_kib"] = int(line.split()[1])
+        return out
+
     def run(self):
         a = self.a
         self.start()
@@ -461,12 +479,7 @@ class Scale:
             step["lifecycle"] = self.measure_lifecycle()
             step["gc"] = self.measure_gc(grow_work=True)
             self.alive()
-            step["db_bytes"] = file_size(os.path.join(self.data, "meta.db"))
-            step["wal_bytes"] = file_size(os.path.join(self.data, "meta.db-wal"))
-            with open(f"/proc/{self.server.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        step["server_rss_kib"] = int(line.split()[1])
+            step.update(self.footprint())
             step["seconds"] = round(time.monotonic() - ts, 1)
             self.steps.append(step)
             log(f"scale: step {i + 1} done in {step['seconds']:.0f} s; meta.db "
@@ -475,6 +488,87 @@ class Scale:
         if self.server.returncode != 0:
             raise ScaleError(f"berth exited {self.server.returncode} on SIGTERM; log:\n"
                              f"{tail(self.server_log)}")
+
+
+# ---------------------------------------------------------------- paired: two sizes side by side
+
+def run_paired(a, procs):
+    """Measures the registry an earlier run left (--reuse, at its last size --reuse-n) and a
+    fresh one of --baseline size side by side: every HTTP operation in --rounds rounds and
+    every command once per repetition, alternating between the two, so that whatever else the
+    machine does lands on both alike. Returns the two steps, the baseline first."""
+    big = Scale(a, procs, data=a.reuse, tag="reused")
+    base = Scale(a, procs, data=os.path.join(a.work, "baseline"), tag="baseline")
+    big.start()
+    big.repos, big.tags = min(a.reuse_n, a.max_repos), a.reuse_n
+    big.garbage = a.gc_work[0]  # what a finished run leaves: the first amount, pushed again
+    big.digests = [pop.tag_digest(j) for j in range(big.tags)]
+    base.start()
+    base.setup()
+    grown = base.grow(min(a.baseline, a.max_repos), a.baseline)
+    time.sleep(1.1)  # the baseline's garbage must be older than the current second
+    regs = [base, big]
+    steps = [{"n": r.tags, "repos": r.repos, "tags": r.tags, "http": {}, "lifecycle": {},
+              "gc": {}, "paired": True} for r in regs]
+    steps[0]["populate"] = grown
+    log(f"scale: paired: {base.tags} tags / {base.repos} repositories against {big.tags} tags / "
+        f"{big.repos} repositories, alternating in {a.rounds} rounds")
+
+    prepared = [r.http_ops() for r in regs]
+    per = max(1, a.samples // a.rounds)
+    try:
+        for k in range(len(prepared[0][0])):
+            times = [[], []]
+            for rd in range(a.rounds):
+                for i in range(2):
+                    _, what, fn, check = prepared[i][0][k]
+                    times[i] += time_op(what, fn, check, a.warmup if rd == 0 else 5, per)
+            for i in range(2):
+                name, what = prepared[i][0][k][:2]
+                st = summary_ms(times[i])
+                st["what"] = what
+                steps[i]["http"][name] = st
+            log(f"scale:   {what}: mean {steps[0]['http'][name]['mean']:.2f} / "
+                f"{steps[1]['http'][name]['mean']:.2f} ms, p99 "
+                f"{steps[0]['http'][name]['p99']:.2f} / {steps[1]['http'][name]['p99']:.2f} ms")
+    finally:
+        for _, conns in prepared:
+            for c in conns:
+                c.close()
+
+    def cli(section, key, args, expect, extra):
+        times = [[], []]
+        for _ in range(a.cli_reps):
+            for i, r in enumerate(regs):
+                times[i].append(r.berth_cli(args, expect)[0])
+        for i in range(2):
+            st = summary_ms(times[i])
+            st["median"] = statistics.median(t * 1000 for t in times[i])
+            st.update(extra)
+            steps[i][section][key] = st
+        log(f"scale:   {section} {key}: median {steps[0][section][key]['median']:.1f} / "
+            f"{steps[1][section][key]['median']:.1f} ms")
+
+    for w in a.lc_work:
+        cli("lifecycle", f"repo_{w}",
+            ["lifecycle", "run", "--repository", f"scale/lc-{w}", "--dry-run"],
+            rf"1 policies evaluated, {max(0, w - a.lc_keep)} images would expire", {"images": w})
+    expire = sum(max(0, w - a.lc_keep) for w in a.lc_work)
+    cli("lifecycle", "all", ["lifecycle", "run", "--dry-run"],
+        rf"{len(a.lc_work)} policies evaluated, {expire} images would expire",
+        {"images": sum(a.lc_work)})
+    g = a.gc_work[0]
+    cli("gc", f"dry_{g}", ["gc", "--gc-grace", "0", "--dry-run"], rf"would reclaim {g} blobs?\b",
+        {"garbage": g})
+    for st, r in zip(steps, regs):
+        r.alive()
+        st.update(r.footprint())
+    for r in regs:
+        procs.stop(r.server)
+        if r.server.returncode != 0:
+            raise ScaleError(f"berth exited {r.server.returncode} on SIGTERM; log:\n"
+                             f"{tail(r.server_log)}")
+    return steps
 
 
 # ---------------------------------------------------------------- output
@@ -498,6 +592,12 @@ def render(res):
     steps = res["steps"]
     cfg = res["config"]
     lines = []
+    if cfg.get("paired"):
+        lines.append(f"Paired: the two registries were up at once and measured alternately, "
+                     f"each HTTP operation in {cfg['rounds']} rounds of "
+                     f"{cfg['samples'] // cfg['rounds']} requests, each command once per "
+                     f"repetition, so that other load on the machine fell on both alike.")
+        lines.append("")
     lines.append("Latency of one request from one keep-alive client, sequentially: mean / p99 in "
                  f"ms over {cfg['samples']} requests (after {cfg['warmup']} unmeasured). "
                  "N: tags in `scale/big`; repositories: min(N, "
@@ -536,8 +636,9 @@ def render(res):
                  + f" | removing {gw[-1]} |")
     lines.append("|---:|---:|---:|" + "---:|" * (len(gw) + 1))
     for s in steps:
-        cells = [f"{s['gc'][f'dry_{g}']['median']:.1f}" for g in gw]
-        cells.append(f"{s['gc']['delete']['ms']:.0f}")
+        cells = [f"{s['gc'][f'dry_{g}']['median']:.1f}" if f"dry_{g}" in s["gc"] else "-"
+                 for g in gw]
+        cells.append(f"{s['gc']['delete']['ms']:.0f}" if "delete" in s["gc"] else "-")
         files = s["repos"] + 2 + gw[0]
         lines.append(f"| {fmt_n(s['tags'])} | {fmt_n(s['repos'])} | {files} | "
                      + " | ".join(cells) + " |")
@@ -549,6 +650,11 @@ def render(res):
                  "seconds | meta.db MiB | server RSS MiB |")
     lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in steps:
+        if "populate" not in s:
+            lines.append(f"| {fmt_n(s['tags'])} | (made by an earlier run) | | | | | | "
+                         f"{s['db_bytes'] / 2**20:.0f} | "
+                         f"{s.get('server_rss_kib', 0) / 1024:.0f} |")
+            continue
         parts = {p["what"]: p for p in s["populate"]["parts"]}
         r, t = parts.get("repositories", {}), parts.get("tags", {})
         lines.append(f"| {fmt_n(s['tags'])} | {r.get('count', 0)} | {r.get('per_second', 0):.0f} | "
@@ -575,6 +681,12 @@ def main():
     p.add_argument("--gc-work", help="garbage blobs, first the fixed amount (100,1000,10000)")
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--time-limit", type=int, default=7200)
+    p.add_argument("--reuse", metavar="DATA_DIR",
+                   help="paired mode: measure the data directory an earlier run left (keep it "
+                        "with SCALE_KEEP=1: WORK/data) against a fresh --baseline registry")
+    p.add_argument("--reuse-n", type=int, help="N of the --reuse registry (its last step)")
+    p.add_argument("--baseline", type=int, default=1000, help="N of the fresh registry (1000)")
+    p.add_argument("--rounds", type=int, default=5, help="paired rounds per operation (5)")
     p.add_argument("--json", help="write every point here")
     p.add_argument("--markdown", help="write the tables here")
     a = p.parse_args()
@@ -589,6 +701,8 @@ def main():
     a.cli_reps = a.cli_reps or (3 if quick else 5)
     a.lc_work = ints(a.lc_work, "20,100" if quick else "100,1000,10000")
     a.gc_work = ints(a.gc_work, "10,100" if quick else "100,1000,10000")
+    if a.reuse and not a.reuse_n:
+        p.error("--reuse needs --reuse-n")
     if sorted(a.sizes) != a.sizes or sorted(a.gc_work) != a.gc_work or min(a.sizes) < 204:
         p.error("--sizes and --gc-work must grow; the smallest N is 204 (two pages of 100 "
                 "from the middle)")
@@ -604,18 +718,22 @@ def main():
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(a.time_limit)
 
-    s = Scale(a)
+    procs = Procs(os.path.join(a.work, "pids"))
+    s = Scale(a, procs)
     t0 = time.time()
     cpu0 = cpu_busy_seconds()
     load0 = open("/proc/loadavg").read().split()[:3]
     rc = 0
     try:
-        s.run()
+        if a.reuse:
+            s.steps = run_paired(a, procs)
+        else:
+            s.run()
     except ScaleError as e:
         log(f"scale: error: {e}")
         rc = 1
     finally:
-        s.procs.stop_all()
+        procs.stop_all()
         signal.alarm(0)
     if rc:
         return rc
@@ -630,7 +748,8 @@ def main():
         "berth": version,
         "config": {"sizes": a.sizes, "max_repos": a.max_repos, "samples": a.samples,
                    "warmup": a.warmup, "cli_reps": a.cli_reps, "lc_work": a.lc_work,
-                   "lc_keep": a.lc_keep, "gc_work": a.gc_work, "workers": a.workers},
+                   "lc_keep": a.lc_keep, "gc_work": a.gc_work, "workers": a.workers,
+                   "paired": bool(a.reuse), "rounds": a.rounds},
         "steps": s.steps,
         "seconds": round(wall, 1),
         "notes": [

@@ -134,7 +134,8 @@ const char *const msq_stmt_sql[ST_COUNT] = {
                        "ON CONFLICT(account_id, name) DO NOTHING",
     [ST_REPO_UPDATE] = "UPDATE repositories SET tag_mutability = ?2, tag_mutability_filters = ?3, "
                        "scan_on_push = ?4, policy = ?5, resource_tags = ?6 WHERE id = ?1",
-    [ST_REPO_COUNT_IMAGES] = "SELECT count(*) FROM manifests WHERE repo_id = ?1",
+    /* Whether any image is left, not how many: counting read every image of the repository. */
+    [ST_REPO_COUNT_IMAGES] = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repo_id = ?1)",
     [ST_REPO_DELETE] = "DELETE FROM repositories WHERE id = ?1",
     [ST_REPO_DELETE_UPLOADS] = "DELETE FROM uploads WHERE account_id = ?1 AND repo = ?2",
     [ST_IMAGE_LIST] =
