@@ -28,6 +28,8 @@ import threading
 import time
 import urllib.parse
 
+from procs import Procs  # bench/procs.py, shared with scale.py
+
 MIB = 1024 * 1024
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -52,44 +54,6 @@ def log(msg):
 
 
 # ---------------------------------------------------------------- processes
-
-class Procs:
-    """Every process this run starts, so that each one, and only those, can be stopped."""
-
-    def __init__(self, pidfile):
-        self.pidfile = pidfile
-        self.live = []
-
-    def spawn(self, argv, logpath, env=None):
-        out = open(logpath, "ab")
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env=env, start_new_session=True)
-        out.close()
-        self.live.append(p)
-        with open(self.pidfile, "a") as f:
-            f.write(f"{p.pid}\n")
-        return p
-
-    def stop(self, p, timeout=15):
-        if p.poll() is None:
-            try:
-                p.send_signal(signal.SIGTERM)
-                p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
-            except ProcessLookupError:
-                pass
-        if p in self.live:
-            self.live.remove(p)
-
-    def stop_all(self):
-        for p in list(self.live):
-            try:
-                self.stop(p, timeout=5)
-            except Exception:
-                pass
-
 
 def free_port():
     with socket.socket() as s:

@@ -42,6 +42,8 @@ import subprocess
 import sys
 import time
 
+from procs import Procs  # bench/procs.py, shared with bench.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
 
@@ -119,43 +121,6 @@ def file_size(path):
         return os.path.getsize(path)
     except OSError:
         return 0
-
-
-class Procs:
-    """Every process this run starts, so that each one, and only those, can be stopped."""
-
-    def __init__(self, pidfile):
-        self.pidfile = pidfile
-        self.live = []
-
-    def spawn(self, argv, logpath, env=None):
-        with open(logpath, "ab") as out:
-            p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-        self.live.append(p)
-        with open(self.pidfile, "a") as f:
-            f.write(f"{p.pid}\n")
-        return p
-
-    def stop(self, p, timeout=30):
-        if p.poll() is None:
-            try:
-                p.send_signal(signal.SIGTERM)
-                p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
-            except ProcessLookupError:
-                pass
-        if p in self.live:
-            self.live.remove(p)
-
-    def stop_all(self):
-        for p in list(self.live):
-            try:
-                self.stop(p, timeout=10)
-            except Exception:
-                pass
 
 
 def time_op(what, fn, check, warmup, samples):
@@ -718,7 +683,7 @@ def main():
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(a.time_limit)
 
-    procs = Procs(os.path.join(a.work, "pids"))
+    procs = Procs(os.path.join(a.work, "pids"), stop_timeout=30)
     s = Scale(a, procs)
     t0 = time.time()
     cpu0 = cpu_busy_seconds()
@@ -733,7 +698,7 @@ def main():
         log(f"scale: error: {e}")
         rc = 1
     finally:
-        procs.stop_all()
+        procs.stop_all(timeout=10)
         signal.alarm(0)
     if rc:
         return rc
