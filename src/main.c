@@ -114,6 +114,7 @@ static int cmd_gc(int argc, char **argv)
         .grace = cfg.gc_grace,
         .upload_ttl = cfg.upload_ttl,
         .dry_run = cfg.dry_run,
+        .walk_files = cfg.walk_files,
     };
     if ((rc = berth_server_open(&s, &cfg)) < 0 || (rc = berth_gc_run(&s.registry, &o, &rep)) < 0) {
         fprintf(stderr, "berth gc: %s\n", berth_err_detail());

@@ -191,6 +191,32 @@ static int on_upload_file(void *p, const char *id)
     return 0;
 }
 
+/* Step 3 reads every blob file, so it runs only when one without a row may exist: the store's
+ * flag (set by a server that found its predecessor had not stopped cleanly, or by one that
+ * stopped with its own flag set), this process's flag (an upload commit that failed after its
+ * hard link), or the caller's option. A real pass takes the flags before it walks; a walk cut
+ * short (error or stop) sets them again so the next pass walks. */
+static int orphan_files(struct run *g)
+{
+    int dry = g->o->dry_run, asked = g->o->walk_files, stored = 0;
+    if (dry ? atomic_load(&g->r->walk_files) : atomic_exchange(&g->r->walk_files, 0))
+        asked = 1;
+    int rc = META(g)->gc_state(MI(g), dry ? BERTH_GC_WALK_PEEK : BERTH_GC_WALK_TAKE, &stored);
+    if (rc < 0 || !(asked || stored)) {
+        if (rc < 0 && asked && !dry)
+            atomic_store(&g->r->walk_files, 1);
+        return rc;
+    }
+    g->rep->walked_files = 1;
+    rc = BLOBS(g)->iterate(BI(g), on_blob_file, g);
+    if (!dry && (rc < 0 || g->rep->stopped)) {
+        atomic_store(&g->r->walk_files, 1);
+        if (stored)
+            META(g)->gc_state(MI(g), BERTH_GC_WALK_REQUEST, NULL);
+    }
+    return rc;
+}
+
 int berth_gc_run(struct berth_registry *r, const struct berth_gc_options *o,
                  struct berth_gc_report *out)
 {
@@ -208,8 +234,12 @@ int berth_gc_run(struct berth_registry *r, const struct berth_gc_options *o,
     int rc = META(&g)->gc_links(MI(&g), g.cutoff, on_link, &g);
     if (rc == 0 && !stopping(&g))
         rc = META(&g)->gc_blobs(MI(&g), g.cutoff, on_blob, &g);
+    /* Last, so that the blobs the link sweep made candidates and found still linked elsewhere
+     * go too. A dry run writes nothing, candidates included. */
+    if (rc == 0 && !stopping(&g) && !o->dry_run)
+        rc = META(&g)->gc_prune(MI(&g), &out->candidates_pruned);
     if (rc == 0 && !stopping(&g))
-        rc = BLOBS(&g)->iterate(BI(&g), on_blob_file, &g);
+        rc = orphan_files(&g);
     if (rc == 0 && !stopping(&g))
         rc = META(&g)->gc_uploads(MI(&g), g.upload_cutoff, on_upload, &g);
     if (rc == 0 && !stopping(&g))

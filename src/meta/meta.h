@@ -106,6 +106,17 @@ typedef int (*berth_meta_dangling_cb)(void *ctx, const struct berth_meta_danglin
 typedef int (*berth_meta_upload_cb)(void *ctx, const char *id);
 /* garbage collection: one repository link */
 typedef int (*berth_meta_link_cb)(void *ctx, int64_t repo_id, const char *digest);
+/* gc_state's operations. *out_walk: PEEK and TAKE the flag's value (TAKE also clears it);
+ * SERVER_START 1 when the previous server of this store did not stop cleanly (the flag is then
+ * set); REQUEST and SERVER_STOP leave it alone. */
+enum berth_meta_gc_state {
+    BERTH_GC_WALK_PEEK,
+    BERTH_GC_WALK_TAKE,
+    BERTH_GC_WALK_REQUEST, /* a commit may have left a blob file without a row */
+    BERTH_GC_SERVER_START, /* a crash of the previous server may have */
+    BERTH_GC_SERVER_STOP,  /* this server stops cleanly */
+};
+
 /* garbage collection: called inside the write transaction that re-checked `key` (a digest or
  * an upload id) is garbage, to remove its bytes before the commit. Sets *out_removed to 0 to
  * keep it after all (the transaction is then rolled back); a negative return rolls back too. */
@@ -358,18 +369,29 @@ struct berth_meta_ops {
      * sweep cannot remove the blob under the mount); refreshes an existing link. BERTH_ENOTFOUND
      * (what BLOB) when from_id does not link it. */
     int (*blob_mount)(void *impl, int64_t repo_id, int64_t from_id, const char *digest);
-    /* Links no manifest of their repository references, linked before `before`. */
+    /* The candidates the writes recorded (migration 007's triggers) are what gc_links and
+     * gc_blobs look at. gc_prune drops, in short write transactions that re-check under the
+     * lock, the candidates that are in use (a referenced link, a linked blob) or gone: until
+     * they change again nothing can make them garbage. Candidates not yet old enough stay.
+     * *out_pruned (may be NULL) counts the dropped ones. */
+    int (*gc_prune)(void *impl, uint64_t *out_pruned);
+    /* Links no manifest of their repository references, linked before `before` (among the
+     * candidates). */
     int (*gc_links)(void *impl, int64_t before, berth_meta_link_cb cb, void *ctx);
     /* Deletes the link if it is still unreferenced and older than before; *out_deleted 0/1. */
     int (*gc_link_delete)(void *impl, int64_t repo_id, const char *digest, int64_t before,
                           int *out_deleted);
     /* Blobs recorded before `before` whose every link is one gc_links would list (or that
-     * have none): what a sweep removes once those links are gone. */
+     * have none): what a sweep removes once those links are gone (among the candidates, and
+     * the digests of the link candidates). */
     int (*gc_blobs)(void *impl, int64_t before, berth_meta_blob_cb cb, void *ctx);
     /* If the blob still has no link and was recorded before `before`: remove(digest), then
      * the row is deleted. *out_size is the size of the deleted blob, -1 when it was kept. */
     int (*gc_blob_delete)(void *impl, const char *digest, int64_t before,
                           berth_meta_gc_remove_cb remove, void *ctx, int64_t *out_size);
+    /* Whether the next pass must walk every blob file: a row cannot say that a file without
+     * a row exists, so the processes that may have left one say so here. See the enum. */
+    int (*gc_state)(void *impl, enum berth_meta_gc_state op, int *out_walk);
     /* If no blob row records digest: remove(digest). *out_removed 0/1. */
     int (*gc_orphan_delete)(void *impl, const char *digest, berth_meta_gc_remove_cb remove,
                             void *ctx, int *out_removed);

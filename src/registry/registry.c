@@ -545,16 +545,20 @@ int berth_registry_upload_finish(struct berth_registry *r, struct berth_upload *
     /* The first stored blob is what creates the repository of an auto-created push. */
     int64_t repo_id;
     if ((rc = berth_registry_repo(r, u->account, u->repo, 1, &repo_id)) < 0)
-        goto fail;
+        goto unrecorded;
     if ((rc = META(r)->blob_link(MI(r), repo_id, want, (int64_t)u->offset, u->id)) < 0) {
         /* A session that expired under this request links nothing; its bytes go too. */
         if (rc == BERTH_ENOTFOUND && berth_err_what() == BERTH_WHAT_UPLOAD)
             BLOBS(r)->upload_remove(BI(r), u->id);
-        goto fail;
+        goto unrecorded;
     }
     if ((rc = BLOBS(r)->upload_release(BI(r), u->id, want)) < 0)
         berth_log(BERTH_LOG_ERROR, NULL, "blob %s is linked but could not be stored (run fsck)",
                   want);
+    goto fail;
+unrecorded:
+    /* The blob file may now have no row (unless another push recorded the same content). */
+    atomic_store(&r->walk_files, 1);
 fail:
     active_remove(r, u);
     return rc;

@@ -13,6 +13,7 @@
 #define BERTH_REGISTRY_REGISTRY_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -43,6 +44,9 @@ struct berth_registry {
     /* storage accounting: pulls and bytes served since the last flush */
     pthread_mutex_t usage_mu; /* guards usage */
     struct berth_usage_table usage;
+    /* Set when an upload commit failed after its hard link: a blob file may have no row, so
+     * the next garbage collection pass walks the blob files (gc.h). */
+    atomic_int walk_files;
 };
 
 int berth_registry_init(struct berth_registry *r, struct berth_meta *meta,

@@ -101,6 +101,9 @@ static const struct setting settings[] = {
      "Storage price in dollars per GB-month for `berth admin usage` (ECR: 0.10)"},
     {"dry-run", NULL, BOOL(dry_run), 0, 1, "false", BERTH_CMD_GC | BERTH_CMD_LIFECYCLE,
      "Report what would be removed without removing anything"},
+    {"walk-files", NULL, BOOL(walk_files), 0, 1, "false", BERTH_CMD_GC,
+     "Also look at every blob file for one without a metadata row (otherwise done only after "
+     "an unclean server stop or a failed upload commit)"},
     {"repository", NULL, STR(repository), 0, 0, "", BERTH_CMD_LIFECYCLE,
      "Run only this repository's policy, in --account-id's registry (default: every "
      "repository with a policy, in every account)"},

@@ -49,6 +49,7 @@ struct berth_config {
     char storage_price[32]; /* $ per GB-month, decimal */
     char test_clock_file[1024];
     int dry_run;          /* gc, lifecycle run */
+    int walk_files;       /* gc: walk every blob file */
     char repository[256]; /* lifecycle run */
 };
 

@@ -64,6 +64,17 @@ int berth_server_open(struct berth_server *s, const struct berth_config *cfg)
     berth_registry_init(&s->registry, s->meta, s->blobs, &ro);
     if (cfg->command != BERTH_CMD_SERVE) /* fsck, gc, lifecycle: no identity needed */
         return 0;
+    /* A server killed between an upload's hard link and its row leaves a blob file without a
+     * row, which only a walk of the files finds; so the store remembers that a server runs, and
+     * the next one asks for that walk when its predecessor never said it stopped. */
+    int unclean = 0;
+    if ((rc = s->meta->ops->gc_state(s->meta->impl, BERTH_GC_SERVER_START, &unclean)) < 0)
+        return rc;
+    s->running_marked = 1;
+    if (unclean)
+        berth_log(BERTH_LOG_INFO, NULL,
+                  "the previous server did not stop cleanly: the next gc pass walks the blob "
+                  "files");
     struct berth_auth_options ao = {
         .account = cfg->account_id,
         .region = cfg->region,
@@ -352,6 +363,16 @@ void berth_server_close(struct berth_server *s)
     berth_lifecycle_worker_stop(&s->lifecycle);
     usage_thread_stop(s);
     gc_join(s);
+    if (s->running_marked) {
+        /* Every request and pass has ended: what this server left for a walk is recorded. */
+        const struct berth_meta_ops *m = s->meta->ops;
+        if (atomic_load(&s->registry.walk_files))
+            m->gc_state(s->meta->impl, BERTH_GC_WALK_REQUEST, NULL);
+        if (m->gc_state(s->meta->impl, BERTH_GC_SERVER_STOP, NULL) < 0)
+            berth_log(BERTH_LOG_WARN, NULL, "could not record the clean stop: %s",
+                      berth_err_detail());
+        s->running_marked = 0;
+    }
     if (s->auth_ready)
         berth_auth_dispose(&s->auth);
     s->auth_ready = 0;

@@ -42,6 +42,7 @@ struct berth_server {
     /* background garbage collection (every gc-interval seconds; 0: none) */
     pthread_t gc_thread;
     int gc_started;
+    int running_marked;    /* the store records this server as running (gc_state SERVER_START) */
     pthread_mutex_t gc_mu; /* with gc_cv: the wait between runs, cut short at shutdown */
     pthread_cond_t gc_cv;
     atomic_int gc_stop;

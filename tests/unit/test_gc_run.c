@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,15 +88,24 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A pass as if `later` seconds had gone by since everything was pushed. */
-static struct berth_gc_report gc(struct fixture *f, int64_t later, int dry_run)
+/* A pass as if `later` seconds had gone by since everything was pushed; walk: walk the blob
+ * files whether or not anything asked for it. */
+static struct berth_gc_report gc_walk(struct fixture *f, int64_t later, int dry_run, int walk)
 {
-    struct berth_gc_options o = {
-        .grace = GRACE, .upload_ttl = TTL, .dry_run = dry_run, .now = (int64_t)time(NULL) + later};
+    struct berth_gc_options o = {.grace = GRACE,
+                                 .upload_ttl = TTL,
+                                 .dry_run = dry_run,
+                                 .walk_files = walk,
+                                 .now = (int64_t)time(NULL) + later};
     struct berth_gc_report rep;
     if (berth_gc_run(&f->reg, &o, &rep) < 0)
         fail_msg("gc: %s", berth_err_detail());
     return rep;
+}
+
+static struct berth_gc_report gc(struct fixture *f, int64_t later, int dry_run)
+{
+    return gc_walk(f, later, dry_run, 0);
 }
 
 /* Pushes data as one monolithic upload into repo; digest out. */
@@ -294,7 +304,7 @@ static void sweep_between_commit_and_row(const struct fixture *f, const char *id
 {
     const struct berth_blob_ops *b = f->blobs->ops;
     assert_int_equal(b->upload_commit(f->blobs->impl, id, digest), 0);
-    *rep = gc((struct fixture *)f, 10 * GRACE, 0);
+    *rep = gc_walk((struct fixture *)f, 10 * GRACE, 0, 1);
     uint64_t got;
     assert_int_equal(b->stat(f->blobs->impl, digest, &got), BERTH_ENOTFOUND);
     assert_int_equal(f->meta->ops->blob_link(f->meta->impl, repo_id, digest, size, id), 0);
@@ -431,6 +441,190 @@ static void stops_when_asked(void **state)
     assert_true(stored(f, CFG_A));
 }
 
+/* ---- what a pass looks at ---- */
+
+/* Rows of a table of the store, read on a connection of our own. */
+static int count_rows(struct fixture *f, const char *table)
+{
+    char path[128], sql[128];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    snprintf(path, sizeof(path), "%s/meta.db", f->dir);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static int candidates(struct fixture *f)
+{
+    return count_rows(f, "gc_link_candidates") + count_rows(f, "gc_blob_candidates");
+}
+
+static void pass_prunes_what_is_in_use(void **state)
+{
+    struct fixture *f = *state;
+    char d[BERTH_DIGEST_BUF], ma[BERTH_DIGEST_BUF], mb[BERTH_DIGEST_BUF];
+    push_blob(f, "app", CFG_A, d);
+    push_blob(f, "app", SHARED, d);
+    push_blob(f, "app", ONLY_A, d);
+    push_blob(f, "other", CFG_B, d);
+    push_blob(f, "other", SHARED, d);
+    const char *la[] = {SHARED, ONLY_A}, *lb[] = {SHARED};
+    push_image(f, "app", "a", CFG_A, la, 2, ma);
+    push_image(f, "other", "b", CFG_B, lb, 1, mb);
+    /* Every new link and blob is a candidate until a pass finds it in use. */
+    assert_int_equal(count_rows(f, "gc_link_candidates"), 5);
+    assert_int_equal(count_rows(f, "gc_blob_candidates"), 4);
+    /* A dry run writes nothing, candidates included. */
+    struct berth_gc_report rep = gc(f, 10 * GRACE, 1);
+    assert_int_equal(rep.links_removed + rep.blobs_removed, 0);
+    assert_int_equal(candidates(f), 9);
+    rep = gc(f, 10 * GRACE, 0);
+    assert_int_equal(rep.links_removed + rep.blobs_removed, 0);
+    assert_int_equal(rep.candidates_pruned, 9);
+    /* So the next pass over an unchanged registry looks at nothing. */
+    assert_int_equal(candidates(f), 0);
+
+    /* Deleting image a makes its three references' links candidates; within the grace they
+     * stay candidates (not garbage yet, and nothing else would bring them back). */
+    assert_int_equal(berth_registry_manifest_delete(&f->reg, ACCT, "app", ma), 0);
+    assert_int_equal(count_rows(f, "gc_link_candidates"), 3);
+    rep = gc(f, 0, 0);
+    assert_int_equal(rep.links_removed + rep.blobs_removed, 0);
+    assert_int_equal(count_rows(f, "gc_link_candidates"), 3);
+    /* Past it: three links go; CFG_A and ONLY_A with them, SHARED stays (linked by other). */
+    rep = gc(f, 10 * GRACE, 0);
+    assert_int_equal(rep.links_removed, 3);
+    assert_int_equal(rep.blobs_removed, 2);
+    assert_true(stored(f, SHARED));
+    serves(f, "other", SHARED);
+    assert_int_equal(candidates(f), 0);
+
+    /* A repository delete: its links go with it, its blobs become candidates. */
+    struct berth_meta_repo gone;
+    assert_int_equal(berth_registry_repo_delete(&f->reg, ACCT, "other", 1, &gone), 0);
+    berth_meta_repo_dispose(&gone);
+    assert_int_equal(count_rows(f, "gc_link_candidates"), 0);
+    assert_int_equal(count_rows(f, "gc_blob_candidates"), 2);
+    rep = gc(f, 10 * GRACE, 0);
+    assert_int_equal(rep.blobs_removed, 2);
+    assert_false(stored(f, SHARED));
+    assert_int_equal(candidates(f), 0);
+}
+
+/* An orphaned blob file: bytes under their digest with no row, dated long ago. */
+static void plant_orphan(struct fixture *f, const char *data, char path[256])
+{
+    char d[BERTH_DIGEST_BUF], dir[160];
+    berth_sha256_oneshot(data, strlen(data), d);
+    snprintf(dir, sizeof(dir), "%s/blobs/sha256/%.2s", f->dir, d + 7);
+    mkdir(dir, 0700);
+    snprintf(path, 256, "%s/%s", dir, d + 7);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(data, fp);
+    fclose(fp);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void files_walked_only_when_one_may_lack_a_row(void **state)
+{
+    struct fixture *f = *state;
+    const struct berth_meta_ops *m = f->meta->ops;
+    char path[256];
+    int unclean = -1;
+    /* A new (or migrated) store walks once. */
+    struct berth_gc_report rep = gc(f, 0, 0);
+    assert_true(rep.walked_files);
+    rep = gc(f, 0, 0);
+    assert_false(rep.walked_files);
+
+    plant_orphan(f, "bytes nobody recorded", path);
+    rep = gc(f, 10 * GRACE, 0);
+    assert_false(rep.walked_files);
+    assert_int_equal(rep.orphans_removed, 0);
+    assert_true(exists(path));
+    /* Asked for by the caller (berth gc --walk-files). */
+    rep = gc_walk(f, 10 * GRACE, 1, 1);
+    assert_true(rep.walked_files);
+    assert_int_equal(rep.orphans_removed, 1);
+    assert_true(exists(path));
+
+    /* Asked for through the store (another process): a dry run leaves the request. */
+    assert_int_equal(m->gc_state(f->meta->impl, BERTH_GC_WALK_REQUEST, NULL), 0);
+    rep = gc(f, 10 * GRACE, 1);
+    assert_true(rep.walked_files);
+    rep = gc(f, 10 * GRACE, 0);
+    assert_true(rep.walked_files);
+    assert_int_equal(rep.orphans_removed, 1);
+    assert_false(exists(path));
+    assert_false(gc(f, 10 * GRACE, 0).walked_files);
+
+    /* A server that starts after one that never stopped. */
+    assert_int_equal(m->gc_state(f->meta->impl, BERTH_GC_SERVER_START, &unclean), 0);
+    assert_int_equal(unclean, 0);
+    assert_false(gc(f, 0, 0).walked_files);
+    assert_int_equal(m->gc_state(f->meta->impl, BERTH_GC_SERVER_START, &unclean), 0);
+    assert_int_equal(unclean, 1);
+    plant_orphan(f, "left by a crash", path);
+    rep = gc(f, 10 * GRACE, 0);
+    assert_true(rep.walked_files);
+    assert_int_equal(rep.orphans_removed, 1);
+    /* ...and one that starts after a clean stop. */
+    assert_int_equal(m->gc_state(f->meta->impl, BERTH_GC_SERVER_STOP, NULL), 0);
+    assert_int_equal(m->gc_state(f->meta->impl, BERTH_GC_SERVER_START, &unclean), 0);
+    assert_int_equal(unclean, 0);
+    assert_false(gc(f, 0, 0).walked_files);
+
+    /* A pass stopped before its walk leaves the request for the next one. */
+    assert_int_equal(m->gc_state(f->meta->impl, BERTH_GC_WALK_REQUEST, NULL), 0);
+    atomic_int stop = 0;
+    struct berth_gc_options o = {.grace = GRACE, .upload_ttl = TTL, .stop = &stop};
+    plant_orphan(f, "found by the second walk", path);
+    stop = 1;
+    assert_int_equal(berth_gc_run(&f->reg, &o, &rep), 0);
+    assert_true(rep.stopped);
+    rep = gc(f, 10 * GRACE, 0);
+    assert_true(rep.walked_files);
+    assert_int_equal(rep.orphans_removed, 1);
+}
+
+static void failed_commit_asks_for_a_walk(void **state)
+{
+    struct fixture *f = *state;
+    char id[BERTH_UPLOAD_ID_BUF], d[BERTH_DIGEST_BUF];
+    struct berth_upload u;
+    uint64_t off, size;
+    assert_true(gc(f, 0, 0).walked_files); /* the new store's walk */
+    berth_sha256_oneshot(ONLY_A, strlen(ONLY_A), d);
+    assert_int_equal(berth_registry_upload_start(&f->reg, ACCT, "app", id), 0);
+    assert_int_equal(berth_registry_upload_begin(&f->reg, ACCT, "app", id, NULL, &u, &off), 0);
+    assert_int_equal(berth_registry_upload_write(&f->reg, &u, ONLY_A, strlen(ONLY_A)), 0);
+    /* The session expires (another process's pass) while the request finishes it: the blob
+     * file is in place, the metadata transaction finds no session and links nothing. */
+    assert_int_equal(f->meta->ops->upload_delete(f->meta->impl, id), 0);
+    assert_int_equal(berth_registry_upload_finish(&f->reg, &u, d), BERTH_ENOTFOUND);
+    berth_err_clear();
+    assert_int_equal(f->blobs->ops->stat(f->blobs->impl, d, &size), 0);
+    assert_int_equal(atomic_load(&f->reg.walk_files), 1);
+    struct berth_gc_report rep = gc(f, 10 * GRACE, 0);
+    assert_true(rep.walked_files);
+    assert_int_equal(rep.orphans_removed, 1);
+    assert_false(stored(f, ONLY_A));
+    assert_int_equal(atomic_load(&f->reg.walk_files), 0);
+    assert_false(gc(f, 10 * GRACE, 0).walked_files);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -438,6 +632,9 @@ int main(void)
     berth_log_setup(BERTH_LOG_ERROR, BERTH_LOG_TEXT);
     const struct CMUnitTest tests[] = {
         T(reclaims_deleted_image_keeps_shared),
+        T(pass_prunes_what_is_in_use),
+        T(files_walked_only_when_one_may_lack_a_row),
+        T(failed_commit_asks_for_a_walk),
         T(repository_delete_frees_its_blobs),
         T(finding_a_blob_refreshes_its_link),
         T(upload_commit_survives_a_sweep),

@@ -98,6 +98,117 @@ fail:
 
 /* ---- candidate lists ---- */
 
+/* Candidates pruned per write transaction: the write lock is held for one chunk's probes (a
+ * few milliseconds), so pushes wait at most that long behind a prune. */
+#define PRUNE_CHUNK 1000
+
+/* Drops the candidates `del` finds in use or gone, chunk by chunk in rowid order. */
+static int prune_table(struct conn *c, enum stmt_id upto, enum stmt_id del, uint64_t *pruned)
+{
+    int64_t after = 0;
+    for (;;) {
+        sqlite3_stmt *st;
+        int rc = msq_begin(c);
+        if (rc < 0)
+            return rc;
+        if ((rc = msq_stmt(c, upto, &st)) < 0)
+            goto fail;
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int(st, 2, PRUNE_CHUNK);
+        int r = sqlite3_step(st);
+        int empty = r == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL;
+        int64_t last = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        msq_done(st);
+        if (r != SQLITE_ROW) {
+            rc = msq_db_error(c->db, "gc prune");
+            goto fail;
+        }
+        if (empty) {
+            msq_rollback(c);
+            return 0;
+        }
+        if ((rc = msq_stmt(c, del, &st)) < 0)
+            goto fail;
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, last);
+        if ((rc = msq_step_done(c, st)) < 0)
+            goto fail;
+        uint64_t n = (uint64_t)sqlite3_changes(c->db);
+        if ((rc = msq_commit(c)) < 0)
+            return rc;
+        *pruned += n;
+        after = last;
+        continue;
+    fail:
+        msq_rollback(c);
+        return rc;
+    }
+}
+
+int msq_gc_prune(void *impl, uint64_t *out_pruned)
+{
+    CONN(impl, c);
+    uint64_t n = 0;
+    int rc = prune_table(c, ST_GC_PRUNE_LINKS_UPTO, ST_GC_PRUNE_LINKS, &n);
+    if (rc == 0)
+        rc = prune_table(c, ST_GC_PRUNE_BLOBS_UPTO, ST_GC_PRUNE_BLOBS, &n);
+    if (out_pruned)
+        *out_pruned = n;
+    return rc;
+}
+
+/* Runs a statement of gc_state's; PEEK and SERVER_START read the row first, in the same
+ * transaction for SERVER_START. */
+int msq_gc_state(void *impl, enum berth_meta_gc_state op, int *out_walk)
+{
+    CONN(impl, c);
+    sqlite3_stmt *st;
+    int walk = 0, running = 0, rc;
+    if (op == BERTH_GC_WALK_PEEK || op == BERTH_GC_SERVER_START) {
+        if (op == BERTH_GC_SERVER_START && (rc = msq_begin(c)) < 0)
+            return rc;
+        if ((rc = msq_stmt(c, ST_GC_STATE_GET, &st)) < 0)
+            goto fail;
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            walk = sqlite3_column_int(st, 0);
+            running = sqlite3_column_int(st, 1);
+        }
+        msq_done(st);
+        if (r != SQLITE_ROW) {
+            rc = msq_db_error(c->db, "gc state");
+            goto fail;
+        }
+        if (op == BERTH_GC_WALK_PEEK) {
+            if (out_walk)
+                *out_walk = walk;
+            return 0;
+        }
+    }
+    enum stmt_id id = op == BERTH_GC_WALK_TAKE      ? ST_GC_WALK_TAKE
+                      : op == BERTH_GC_WALK_REQUEST ? ST_GC_WALK_REQUEST
+                      : op == BERTH_GC_SERVER_START ? ST_GC_SERVER_START
+                                                    : ST_GC_SERVER_STOP;
+    if ((rc = msq_stmt(c, id, &st)) < 0)
+        goto fail;
+    if ((rc = msq_step_done(c, st)) < 0)
+        goto fail;
+    if (op == BERTH_GC_WALK_TAKE)
+        walk = sqlite3_changes(c->db) > 0;
+    if (op == BERTH_GC_SERVER_START) {
+        if ((rc = msq_commit(c)) < 0)
+            return rc;
+        walk = running;
+    }
+    if (out_walk)
+        *out_walk = walk;
+    return 0;
+fail:
+    if (op == BERTH_GC_SERVER_START)
+        msq_rollback(c);
+    return rc;
+}
+
 /* Runs a candidate query bound to `before` and collects its (digest, number) rows, so the
  * callbacks run after the statement is done and may write through the store. */
 static int collect(struct conn *c, enum stmt_id id, int64_t before, int digest_col, int num_col,

@@ -193,13 +193,17 @@ const char *const msq_stmt_sql[ST_COUNT] = {
     [ST_GC_LINK_TOUCH] = "UPDATE repo_blobs SET linked_at = ?3 WHERE repo_id = ?1 AND digest = ?2",
     /* Any kind of reference keeps a link: an index entry (kind 1) may be satisfied by a blob
      * link (ref_exists falls back to it). */
-    [ST_GC_LINKS] = "SELECT l.repo_id, l.digest FROM repo_blobs l WHERE l.linked_at < ?1 "
-                    "AND NOT EXISTS (SELECT 1 FROM manifest_refs m WHERE m.repo_id = l.repo_id "
-                    "AND m.child_digest = l.digest) ORDER BY l.repo_id, l.digest",
+    /* CROSS JOIN keeps the candidates the outer loop: otherwise SQLite scans every link. */
+    [ST_GC_LINKS] = "SELECT c.repo_id, c.digest FROM gc_link_candidates c CROSS JOIN repo_blobs l "
+                    "ON l.repo_id = c.repo_id AND l.digest = c.digest WHERE l.linked_at < ?1 "
+                    "AND NOT EXISTS (SELECT 1 FROM manifest_refs m WHERE m.repo_id = c.repo_id "
+                    "AND m.child_digest = c.digest) ORDER BY c.repo_id, c.digest",
     [ST_GC_LINK_DELETE] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2 "
                           "AND linked_at < ?3 AND NOT EXISTS (SELECT 1 FROM manifest_refs m "
                           "WHERE m.repo_id = ?1 AND m.child_digest = ?2)",
-    [ST_GC_BLOBS] = "SELECT b.digest, b.size FROM blobs b WHERE b.created_at < ?1 "
+    [ST_GC_BLOBS] = "SELECT b.digest, b.size FROM blobs b WHERE b.digest IN "
+                    "(SELECT digest FROM gc_blob_candidates UNION "
+                    "SELECT digest FROM gc_link_candidates) AND b.created_at < ?1 "
                     "AND NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest "
                     "AND (l.linked_at >= ?1 OR EXISTS (SELECT 1 FROM manifest_refs m "
                     "WHERE m.repo_id = l.repo_id AND m.child_digest = l.digest))) "
@@ -209,6 +213,29 @@ const char *const msq_stmt_sql[ST_COUNT] = {
     [ST_GC_UPLOADS] = "SELECT id FROM uploads WHERE updated_at < ?1 ORDER BY id",
     [ST_GC_UPLOAD_CHECK] = "SELECT 1 FROM uploads WHERE id = ?1 AND updated_at < ?2",
     [ST_GC_UPLOAD_EXISTS] = "SELECT 1 FROM uploads WHERE id = ?1",
+    /* Pruning goes by rowid ranges, a bounded number of candidates per write transaction. */
+    [ST_GC_PRUNE_LINKS_UPTO] = "SELECT max(rowid) FROM (SELECT rowid FROM gc_link_candidates "
+                               "WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)",
+    [ST_GC_PRUNE_LINKS] = "DELETE FROM gc_link_candidates WHERE rowid > ?1 AND rowid <= ?2 AND "
+                          "(NOT EXISTS (SELECT 1 FROM repo_blobs l "
+                          "WHERE l.repo_id = gc_link_candidates.repo_id "
+                          "AND l.digest = gc_link_candidates.digest) "
+                          "OR EXISTS (SELECT 1 FROM manifest_refs m "
+                          "WHERE m.repo_id = gc_link_candidates.repo_id "
+                          "AND m.child_digest = gc_link_candidates.digest))",
+    [ST_GC_PRUNE_BLOBS_UPTO] = "SELECT max(rowid) FROM (SELECT rowid FROM gc_blob_candidates "
+                               "WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)",
+    [ST_GC_PRUNE_BLOBS] = "DELETE FROM gc_blob_candidates WHERE rowid > ?1 AND rowid <= ?2 AND "
+                          "(NOT EXISTS (SELECT 1 FROM blobs b "
+                          "WHERE b.digest = gc_blob_candidates.digest) "
+                          "OR EXISTS (SELECT 1 FROM repo_blobs l "
+                          "WHERE l.digest = gc_blob_candidates.digest))",
+    [ST_GC_STATE_GET] = "SELECT walk_files, server_running FROM gc_state WHERE id = 1",
+    [ST_GC_WALK_TAKE] = "UPDATE gc_state SET walk_files = 0 WHERE id = 1 AND walk_files <> 0",
+    [ST_GC_WALK_REQUEST] = "UPDATE gc_state SET walk_files = 1 WHERE id = 1",
+    [ST_GC_SERVER_START] = "UPDATE gc_state SET walk_files = (walk_files OR server_running), "
+                           "server_running = 1 WHERE id = 1",
+    [ST_GC_SERVER_STOP] = "UPDATE gc_state SET server_running = 0 WHERE id = 1",
     /* storage accounting (usage.c) */
     /* Counts add up; the SELECT drops counts of a repository deleted since they were taken
      * (its rows went with it, and the foreign key would fail the whole batch). */
@@ -1310,6 +1337,8 @@ static const struct berth_meta_ops sqlite_ops = {
     .blob_link_time = msq_blob_link_time,
     .blob_link_touch = msq_blob_link_touch,
     .blob_mount = msq_blob_mount,
+    .gc_prune = msq_gc_prune,
+    .gc_state = msq_gc_state,
     .gc_links = msq_gc_links,
     .gc_link_delete = msq_gc_link_delete,
     .gc_blobs = msq_gc_blobs,

@@ -99,6 +99,15 @@ enum stmt_id {
     ST_GC_UPLOADS,
     ST_GC_UPLOAD_CHECK,
     ST_GC_UPLOAD_EXISTS,
+    ST_GC_PRUNE_LINKS_UPTO,
+    ST_GC_PRUNE_LINKS,
+    ST_GC_PRUNE_BLOBS_UPTO,
+    ST_GC_PRUNE_BLOBS,
+    ST_GC_STATE_GET,
+    ST_GC_WALK_TAKE,
+    ST_GC_WALK_REQUEST,
+    ST_GC_SERVER_START,
+    ST_GC_SERVER_STOP,
     /* storage accounting (usage.c) */
     ST_USAGE_ADD,
     ST_USAGE_REPO_STORED,
@@ -212,6 +221,8 @@ int msq_blob_link_time(void *impl, int64_t repo_id, const char *digest, int64_t 
                        int64_t *out_linked_at);
 int msq_blob_link_touch(void *impl, int64_t repo_id, const char *digest, int64_t now);
 int msq_blob_mount(void *impl, int64_t repo_id, int64_t from_id, const char *digest);
+int msq_gc_prune(void *impl, uint64_t *out_pruned);
+int msq_gc_state(void *impl, enum berth_meta_gc_state op, int *out_walk);
 int msq_gc_links(void *impl, int64_t before, berth_meta_link_cb cb, void *ctx);
 int msq_gc_link_delete(void *impl, int64_t repo_id, const char *digest, int64_t before,
                        int *out_deleted);
