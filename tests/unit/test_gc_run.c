@@ -625,6 +625,47 @@ static void failed_commit_asks_for_a_walk(void **state)
     assert_false(gc(f, 10 * GRACE, 0).walked_files);
 }
 
+/* A store made before migration 007 (its tables dropped and the version set back, as an older
+ * Berth left it): the upgrade makes everything a candidate once, and the first pass walks. */
+static void upgrade_finds_existing_garbage(void **state)
+{
+    struct fixture *f = *state;
+    char d[BERTH_DIGEST_BUF], m[BERTH_DIGEST_BUF], path[128];
+    push_blob(f, "app", CFG_A, d);
+    push_blob(f, "app", SHARED, d);
+    push_blob(f, "app", ONLY_A, d); /* never referenced: garbage */
+    const char *l[] = {SHARED};
+    push_image(f, "app", "v1", CFG_A, l, 1, m);
+    berth_registry_dispose(&f->reg);
+    berth_meta_close(f->meta);
+    f->meta = NULL;
+    snprintf(path, sizeof(path), "%s/meta.db", f->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TRIGGER gc_link_insert; DROP TRIGGER gc_link_delete; "
+                                  "DROP TRIGGER gc_ref_delete; DROP TRIGGER gc_blob_insert; "
+                                  "DROP TRIGGER gc_blob_delete; DROP TABLE gc_link_candidates; "
+                                  "DROP TABLE gc_blob_candidates; DROP TABLE gc_state; "
+                                  "PRAGMA user_version = 6;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    if (berth_meta_sqlite_open(&f->meta, path) < 0)
+        fail_msg("reopen: %s", berth_err_detail());
+    struct berth_registry_options o = {.auto_create_repos = 1, .gc_grace = GRACE};
+    berth_registry_init(&f->reg, f->meta, f->blobs, &o);
+    assert_int_equal(count_rows(f, "gc_link_candidates"), 3);
+    assert_int_equal(count_rows(f, "gc_blob_candidates"), 3);
+    struct berth_gc_report rep = gc(f, 10 * GRACE, 0);
+    assert_true(rep.walked_files);
+    assert_int_equal(rep.links_removed, 1);
+    assert_int_equal(rep.blobs_removed, 1);
+    assert_false(stored(f, ONLY_A));
+    serves(f, "app", SHARED);
+    assert_int_equal(candidates(f), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -635,6 +676,7 @@ int main(void)
         T(pass_prunes_what_is_in_use),
         T(files_walked_only_when_one_may_lack_a_row),
         T(failed_commit_asks_for_a_walk),
+        T(upgrade_finds_existing_garbage),
         T(repository_delete_frees_its_blobs),
         T(finding_a_blob_refreshes_its_link),
         T(upload_commit_survives_a_sweep),

@@ -1209,43 +1209,58 @@ static int foreign_key_violations(sqlite3 *db)
     return bad;
 }
 
+/* Every pending migration in one transaction: one commit (and fsync) instead of one each,
+ * which is most of a first start's time on an empty data directory, and a failure leaves the
+ * schema at the version it had. */
 static int migrate(sqlite3 *db)
 {
     sqlite3_stmt *st;
-    int current = 0;
+    int current = 0, target = 0;
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW)
             current = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
-    for (const struct berth_migration *m = berth_migrations; m->sql; m++) {
+    for (const struct berth_migration *m = berth_migrations; m->sql; m++)
+        if (m->version > target)
+            target = m->version;
+    if (target <= current)
+        return 0;
+    char *msg = NULL;
+    int failed = 0, fk_bad = 0;
+    /* SQLite's procedure for rebuilding a table: foreign keys off outside the transaction (a
+     * DROP would otherwise cascade), and checked before the commit. */
+    if (sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+        failed = current + 1;
+    for (const struct berth_migration *m = berth_migrations; !failed && m->sql; m++) {
         if (m->version <= current)
             continue;
-        char *msg = NULL;
         char pragma[64];
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d;", m->version);
-        /* SQLite's procedure for rebuilding a table: foreign keys off outside the
-         * transaction (a DROP would otherwise cascade), and checked before the commit. */
-        int fk_bad = 0;
-        if (sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
-            (fk_bad = foreign_key_violations(db)) != 0 ||
-            sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-            int rc =
-                berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "migration %d failed: %s", m->version,
-                              fk_bad ? "foreign key violations"
-                              : msg  ? msg
-                                     : "?");
-            sqlite3_free(msg);
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
-            return rc;
-        }
-        sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
-        berth_log(BERTH_LOG_INFO, NULL, "metadata schema migrated to version %d", m->version);
+        if (sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK)
+            failed = m->version;
     }
+    if (!failed && ((fk_bad = foreign_key_violations(db)) != 0 ||
+                    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK))
+        failed = target;
+    if (failed) {
+        int rc = berth_err_set(BERTH_EIO, BERTH_WHAT_NONE, "migration %d failed: %s", failed,
+                               fk_bad ? "foreign key violations"
+                               : msg  ? msg
+                                      : "?");
+        sqlite3_free(msg);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+        return rc;
+    }
+    sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+    if (current == 0)
+        berth_log(BERTH_LOG_INFO, NULL, "metadata schema created at version %d", target);
+    else
+        berth_log(BERTH_LOG_INFO, NULL, "metadata schema migrated from version %d to %d", current,
+                  target);
     return 0;
 }
 
