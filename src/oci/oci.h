@@ -56,5 +56,9 @@ void oci_error_code(struct berth_req *req, int status, const char *code, const c
 int oci_page_size(struct berth_req *req, int *out_n);
 /* Adds `Link: <path?last=..&n=..>; rel="next"` */
 void oci_link_next(struct berth_req *req, const char *path, const char *last, int n);
+/* Answers 200 with {"name":<name>,"<key>":[items...]} (no "name" when name is NULL): the body
+ * of tags/list and of the catalog. */
+void oci_respond_list(struct berth_req *req, const char *name, const char *key, char *const *items,
+                      size_t n);
 
 #endif

@@ -143,4 +143,25 @@ req GET "/v2/_catalog?n=abc"
 expect_status 400 "catalog n=abc"
 ok "_catalog pages with n/last/Link the same way"
 
+# The list bodies are written without a JSON value per name; a name that needs escaping (none
+# can be pushed: the grammars exclude them, so it is put into the store directly) still comes
+# out as valid JSON, and one that is not UTF-8 is left out rather than breaking the body.
+odd=$(printf 'we"ird\\tag\t')
+python3 - "$DATA/meta.db" "$R" "$odd" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+rid, digest = db.execute("SELECT t.repo_id, t.digest FROM tags t JOIN repositories r "
+                         "ON r.id = t.repo_id WHERE r.name = ? LIMIT 1", (sys.argv[2],)).fetchone()
+for name in (sys.argv[3], b"bad\xff"):
+    db.execute("INSERT INTO tags(repo_id, name, digest, updated_at) VALUES (?, ?, ?, 0)",
+               (rid, name, digest))
+db.commit()
+PY
+req GET "/v2/$R/tags/list"
+expect_status 200 "tags/list with odd names"
+jq -e --arg w "$odd" '.tags | index($w) != null' "$BODY" >/dev/null ||
+    fail "the escaped tag is missing or the body is not JSON: $(cat "$BODY")"
+expect_eq "$(jq -r '.tags | length' "$BODY")" "$((${#ALL[@]} + 1))" "tags/list with odd names"
+ok "tags/list escapes a name that needs it and leaves out one that is not UTF-8"
+
 finish
