@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.parse
 
-from procs import Procs  # bench/procs.py, shared with scale.py
+from procs import Procs, tail  # bench/procs.py, shared with scale.py
 
 MIB = 1024 * 1024
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -1012,14 +1012,6 @@ def percentile(xs, p):
     s = sorted(xs)
     k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
     return s[k]
-
-
-def tail(path, n=30):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return "(no log)"
 
 
 REGISTRY_CONFIG = """\

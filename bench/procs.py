@@ -1,4 +1,5 @@
-"""The processes a benchmark run starts, so that each one, and only those, can be stopped.
+"""The processes a benchmark run starts, so that each one, and only those, can be stopped, and
+the end of a process's log for error messages.
 
 Shared by bench.py and scale.py. Every PID is also appended to a file, so the shell wrapper
 can stop any the Python side could not (after checking the command line names the run's work
@@ -6,6 +7,15 @@ directory).
 """
 import signal
 import subprocess
+
+
+def tail(path, n=30):
+    """The last n lines of a log, for an error message."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no log)"
 
 
 class Procs:

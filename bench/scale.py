@@ -44,7 +44,7 @@ import subprocess
 import sys
 import time
 
-from procs import Procs  # bench/procs.py, shared with bench.py
+from procs import Procs, tail  # bench/procs.py, shared with bench.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
@@ -68,14 +68,6 @@ class ScaleError(Exception):
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def tail(path, n=30):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return "(no log)"
 
 
 def percentile(xs, p):
